@@ -1,0 +1,383 @@
+"""The host side of the serial link: handshake, requests with retries, telemetry, reconnects.
+
+Pure rules live in :mod:`firmware_bridge.link_logic`; this module wires them to the port and the
+asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+
+from firmware_bridge.codec import FrameDecoder
+from firmware_bridge.constants import (
+    DEFAULT_TEL_PERIOD_MS,
+    LINK_CHECK_MIN_INTERVAL_MS,
+    MAX_RETRIES,
+    PROTO_VERSION,
+    REPLY_TIMEOUT_MS,
+)
+from firmware_bridge.counters import LinkCounters
+from firmware_bridge.errors import FrameError, LinkDownError, LinkError, LinkLostError, ProtocolViolation, RequestRejected
+from firmware_bridge.events import EventSubscription, LinkEvent
+from firmware_bridge.frame import HOST_RX_VERBS, REPLY_VERBS, Frame, encode_frame, make_frame
+from firmware_bridge.link_logic import (
+    Backoff,
+    GapCounter,
+    KeepaliveTimer,
+    RetryAction,
+    RetrySchedule,
+    SeqCounter,
+    TelemetryWatchdog,
+    zone_faults,
+)
+from firmware_bridge.messages import HelloInfo, LinkState, LinkStateChange, Reply, parse_hello
+from firmware_bridge.telemetry import Telemetry, parse_boot_event, parse_fault_event, parse_telemetry
+from firmware_bridge.transport import SerialTransport
+
+TrafficTap = Callable[[str, "Frame | FrameError"], None]
+"""Optional observer of every frame: ``("tx"|"rx", frame_or_error)`` (used by the monitor)."""
+
+_MAX_CHECK_INTERVAL_S = 0.25
+
+
+class SerialLink:
+    """A supervised link to one extruder controller.
+
+    ``start()`` connects in the background and keeps reconnecting (with back-off) until ``stop()``.
+    Once ``state`` is ``UP``, ``request()`` sends a request and returns its ``OK`` reply. Telemetry,
+    fault/boot events and state changes are delivered to :meth:`subscribe` iterators; the latest
+    telemetry is also in ``telemetry``.
+
+    Heater safety: every handshake starts with all outputs and the motor set to 0; when the link is
+    lost (retries exhausted, 3 telemetry periods without ``TEL``) it writes the same zeroing frames,
+    best effort, before closing the port; ``stop()`` zeroes them and turns telemetry off. While the
+    link is not up :meth:`zone_faults` reports every zone faulted. A ``! BOOT`` triggers a fresh
+    ``HELLO`` on the same port; a vanished port is reopened by path with back-off.
+    """
+
+    def __init__(
+        self,
+        port_path: str,
+        expected_zones: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        telemetry_period_ms: int = DEFAULT_TEL_PERIOD_MS,
+        reply_timeout_ms: int = REPLY_TIMEOUT_MS,
+        max_retries: int = MAX_RETRIES,
+        backoff: Backoff | None = None,
+        on_traffic: TrafficTap | None = None,
+    ) -> None:
+        self.port_path = port_path
+        self.expected_zones = expected_zones
+        self.telemetry_period_ms = telemetry_period_ms
+        self.counters = LinkCounters()
+        self.hello: HelloInfo | None = None
+        """The last accepted ``HELLO`` reply."""
+        self.telemetry: Telemetry | None = None
+        """The latest telemetry of the current session (``None`` while not up)."""
+        self.lost_reason = ""
+        """Why the link was last lost."""
+        self.open_error = ""
+        """Why the last attempt to open the port failed."""
+        self._clock = clock
+        self._reply_timeout_s = reply_timeout_ms / 1000
+        self._max_retries = max_retries
+        self._backoff = backoff or Backoff()
+        self._on_traffic = on_traffic
+        self._state = LinkState.DISCONNECTED
+        self._decoder = FrameDecoder(HOST_RX_VERBS)
+        self._seq = SeqCounter()
+        self._gaps = GapCounter()
+        self._watchdog = TelemetryWatchdog()
+        self._keepalive = KeepaliveTimer()
+        self._pending: dict[int, asyncio.Future[Frame]] = {}
+        self._subscribers: list[EventSubscription] = []
+        self._transport: SerialTransport | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._ping_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._session_over = True
+        self._session_was_up = False
+        self._boot_seen = False
+        self._ever_up = False
+        self._up_event = asyncio.Event()
+
+    # --- public API ------------------------------------------------------------------------
+    @property
+    def state(self) -> LinkState:
+        """Current link state."""
+        return self._state
+
+    def zone_faults(self) -> tuple[bool, ...]:
+        """Per configured zone: must the host treat it as faulted (always all while not up)."""
+        return zone_faults(self._state, self.telemetry, self.expected_zones)
+
+    def subscribe(self) -> EventSubscription:
+        """A new iterator over telemetry, fault/boot events and state changes."""
+        sub = EventSubscription(self._event_dropped)
+        self._subscribers.append(sub)
+        return sub
+
+    async def start(self) -> None:
+        """Start connecting in the background (returns at once; see :meth:`wait_up`)."""
+        if self._supervisor is None:
+            self._supervisor = asyncio.create_task(self._supervise(), name=f"serial-link {self.port_path}")
+
+    async def wait_up(self, timeout_s: float) -> None:
+        """Wait until the link is up; raises ``TimeoutError``."""
+        async with asyncio.timeout(timeout_s):
+            await self._up_event.wait()
+
+    async def request(self, verb: str, **fields: str | int | float) -> Reply:
+        """Send a request and return its ``OK`` reply.
+
+        Raises :class:`LinkDownError` when not up, :class:`RequestRejected` on ``ERR`` and
+        :class:`LinkLostError` when the retries run out (the link is then lost and reconnects).
+        """
+        if self._state is not LinkState.UP:
+            raise LinkDownError(f"link is {self._state}")
+        return await self._exchange(verb, fields)
+
+    async def stop(self) -> None:
+        """Turn heaters and motor off (best effort, when up), then close the port for good."""
+        if self._state is LinkState.UP and self.hello is not None:
+            for verb, fields in self._safe_off_requests() + [("TEL", {"ms": 0})]:
+                with contextlib.suppress(LinkError):
+                    await self._exchange(verb, fields)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        self._end_session()
+        self._close_transport()
+        self._set_state(LinkState.DISCONNECTED, "stopped")
+        for sub in self._subscribers:
+            sub.close()
+        self._subscribers.clear()
+
+    # --- supervision -----------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        try:
+            while True:
+                try:
+                    self._transport = SerialTransport.open(self.port_path, self._on_data, self._on_port_closed)
+                except OSError as exc:
+                    self.open_error = str(exc)
+                    await asyncio.sleep(self._backoff.next_delay())
+                    continue
+                self._decoder.reset()
+                await self._run_session()
+                self._close_transport()
+                await asyncio.sleep(self._backoff.next_delay())
+        finally:
+            self._end_session()
+
+    async def _run_session(self) -> None:
+        self._session_over = False
+        self._session_was_up = False
+        reopened = self._ever_up
+        while not self._session_over:
+            self._boot_seen = False
+            try:
+                await self._handshake(reopened)
+            except LinkError as exc:
+                self._declare_lost(f"handshake failed: {exc}")
+                return
+            reopened = False
+            await self._monitor()
+
+    async def _handshake(self, reopened: bool) -> None:
+        self._set_state(LinkState.HANDSHAKING, "controller reset" if self._boot_seen else "port open")
+        reply = await self._exchange("HELLO", {"proto": PROTO_VERSION})
+        self.hello = parse_hello(reply.fields, self.expected_zones)
+        self._keepalive.configure(self.hello.hb_ms, self._clock())
+        # Start from a known, safe board: whatever a previous host (or session) left on goes off.
+        for verb, fields in self._safe_off_requests():
+            await self._exchange(verb, fields)
+        await self._exchange("TEL", {"ms": self.telemetry_period_ms})
+        self._gaps.restart()
+        self._watchdog.arm(self.telemetry_period_ms, self._clock())
+        self.counters.handshakes += 1
+        if reopened:
+            self.counters.reconnects += 1
+        self._ever_up = self._session_was_up = True
+        self._backoff.reset()
+        self._set_state(LinkState.UP, f"handshake done (fw {self.hello.fw}, {self.hello.zones} zones)")
+
+    async def _monitor(self) -> None:
+        """Watch telemetry and keep-alive until the session ends or the controller resets."""
+        while not self._session_over and not self._boot_seen:
+            now = self._clock()
+            if self._watchdog.expired(now):
+                self._declare_lost("no telemetry for 3 periods")
+                return
+            if self._keepalive.due(now) and (self._ping_task is None or self._ping_task.done()):
+                self._ping_task = asyncio.create_task(self._ping())
+            next_ping = self._keepalive.last_tx + self._keepalive.interval_s / 2
+            delay = min(self._watchdog.deadline, next_ping) - now
+            delay = min(max(delay, LINK_CHECK_MIN_INTERVAL_MS / 1000), _MAX_CHECK_INTERVAL_S)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(LinkError):
+            await self._exchange("PING", {})
+
+    # --- requests --------------------------------------------------------------------------
+    async def _exchange(self, verb: str, fields: Mapping[str, str | int | float]) -> Reply:
+        seq = self._seq.next()
+        request = make_frame(seq, verb, fields)
+        data = encode_frame(request)
+        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[seq] = future
+        schedule = RetrySchedule(self._reply_timeout_s, self._max_retries)
+        try:
+            self._send(request, data)
+            schedule.sent(self._clock())
+            while True:
+                try:
+                    async with asyncio.timeout(max(schedule.deadline - self._clock(), 0.0)):
+                        frame = await asyncio.shield(future)
+                    break
+                except TimeoutError:
+                    pass
+                action = schedule.action(self._clock())
+                if action is RetryAction.RESEND:
+                    self.counters.retries += 1
+                    self._send(request, data)
+                    schedule.sent(self._clock())
+                elif action is RetryAction.GIVE_UP:
+                    reason = f"{verb} seq={seq}: no reply after {self._max_retries} retries"
+                    self._declare_lost(reason)
+                    raise LinkLostError(reason)
+        finally:
+            self._pending.pop(seq, None)
+        if frame.verb == "ERR":
+            raise RequestRejected(verb, frame.fields.get("code", "?"), frame.fields.get("msg"))
+        return Reply(seq, frame.fields, schedule.attempts)
+
+    def _send(self, frame: Frame, data: bytes) -> None:
+        self._keepalive.sent(self._clock())
+        if self._transport is not None and self._transport.write(data):
+            self.counters.frames_tx += 1
+            if self._on_traffic is not None:
+                self._on_traffic("tx", frame)
+        else:
+            self.counters.tx_dropped += 1
+
+    def _safe_off_requests(self) -> list[tuple[str, dict[str, str | int | float]]]:
+        zones = self.hello.zones if self.hello else self.expected_zones
+        return [("OUT", {f"d{i}": 0 for i in range(zones)}), ("MOTOR", {"rpm": 0})]
+
+    # --- incoming --------------------------------------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        now = self._clock()
+        for item in self._decoder.feed(data):
+            if self._on_traffic is not None:
+                self._on_traffic("rx", item)
+            if isinstance(item, FrameError):
+                continue
+            self.counters.frames_rx += 1
+            if item.seq is None:
+                self._on_unsolicited(item, now)
+            elif item.verb in REPLY_VERBS:
+                future = self._pending.get(item.seq)
+                if future is None or future.done():
+                    self.counters.stale_replies += 1
+                else:
+                    future.set_result(item)
+            else:
+                self.counters.protocol_errors += 1
+        self.counters.crc_errors = self._decoder.crc_errors
+        self.counters.framing_errors = self._decoder.framing_errors
+
+    def _on_unsolicited(self, frame: Frame, now: float) -> None:
+        try:
+            if frame.verb == "TEL":
+                tel = parse_telemetry(frame, now)
+                self.counters.telemetry += 1
+                self._watchdog.seen(now)
+                self.counters.gaps += self._gaps.observe(tel.n)
+                if self._state is LinkState.UP:
+                    self.telemetry = tel
+                self._emit(tel)
+            elif frame.verb == "FAULT":
+                self.counters.fault_events += 1
+                self._emit(parse_fault_event(frame, now))
+            elif frame.verb == "BOOT":
+                event = parse_boot_event(frame, now)
+                self.counters.boots += 1
+                self._emit(event)
+                self._on_boot()
+            else:
+                self.counters.protocol_errors += 1
+        except ProtocolViolation:
+            self.counters.protocol_errors += 1
+
+    def _on_boot(self) -> None:
+        """The controller reset: outputs are 0, telemetry is off; handshake again on this port."""
+        self._boot_seen = True
+        self._watchdog.disarm()
+        self._gaps.restart()
+        self.telemetry = None
+        if self._state is LinkState.UP:
+            self._set_state(LinkState.HANDSHAKING, "controller reset (BOOT)")
+        self._wake.set()
+
+    def _on_port_closed(self, reason: str) -> None:
+        self._transport = None
+        self._declare_lost(reason)
+
+    # --- state -----------------------------------------------------------------------------
+    def _declare_lost(self, reason: str) -> None:
+        if self._session_over:
+            return
+        if self._transport is not None and self.hello is not None:
+            for verb, fields in self._safe_off_requests():
+                frame = make_frame(self._seq.next(), verb, fields)
+                self._send(frame, encode_frame(frame))
+        if self._session_was_up:
+            self.counters.link_losses += 1
+        self.lost_reason = reason
+        self._end_session()
+        self._set_state(LinkState.LOST if self._ever_up else LinkState.DISCONNECTED, reason)
+
+    def _end_session(self) -> None:
+        self._session_over = True
+        self._watchdog.disarm()
+        self.telemetry = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(LinkLostError("link lost"))
+                future.exception()  # retrieved here so an abandoned future never logs
+        if self._ping_task is not None:
+            self._ping_task.cancel()
+            self._ping_task = None
+        self._wake.set()
+
+    def _close_transport(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def _set_state(self, new: LinkState, reason: str) -> None:
+        old, self._state = self._state, new
+        if new is LinkState.UP:
+            self._up_event.set()
+        else:
+            self._up_event.clear()
+        if old is not new:
+            self._emit(LinkStateChange(old, new, reason, self._clock()))
+
+    def _emit(self, event: LinkEvent) -> None:
+        for sub in self._subscribers:
+            sub.put(event)
+
+    def _event_dropped(self) -> None:
+        self.counters.events_dropped += 1

@@ -1,0 +1,84 @@
+"""``python -m firmware_bridge.simulator``: run a simulated extruder controller on a pty.
+
+The first line on stdout is the pty path (flushed); each replug prints the new path. SIGTERM or
+SIGINT stop it cleanly (pty, link and control socket removed); SIGUSR1 resets the board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from firmware_bridge.constants import HEARTBEAT_DEFAULT_MS, SIM_DEFAULT_TMAX_C, SIM_DEFAULT_ZONES, MAX_ZONES
+from firmware_bridge.simulator.control import ControlServer
+from firmware_bridge.simulator.controller import ControllerConfig
+from firmware_bridge.simulator.faults import FaultSyntaxError, parse_fault
+from firmware_bridge.simulator.runtime import Simulator, SimulatorConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m firmware_bridge.simulator", description=__doc__)
+    p.add_argument("--zones", type=int, default=SIM_DEFAULT_ZONES, help="heater zones (1..8)")
+    p.add_argument("--speed", type=float, default=1.0, help="plant seconds per real second")
+    p.add_argument("--tmax", type=float, default=SIM_DEFAULT_TMAX_C, help="hard limit, degC")
+    p.add_argument("--hb", type=int, default=HEARTBEAT_DEFAULT_MS, help="heartbeat timeout, ms")
+    p.add_argument("--seed", type=int, default=1, help="seed of noise and random link faults")
+    p.add_argument("--link", help="keep this symlink pointing at the current pty")
+    p.add_argument("--control", help="unix socket for fault injection and state queries")
+    p.add_argument(
+        "--fault", action="append", default=[], metavar="SPEC",
+        help="inject at start, e.g. sensor=0:open, heater=1:stuck, crc=0.2, drop=0.1, slow=150",
+    )
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run until a stop signal."""
+    if not 1 <= args.zones <= MAX_ZONES:
+        print(f"--zones must be 1..{MAX_ZONES}", file=sys.stderr)
+        return 2
+    try:
+        faults = [parse_fault(spec) for spec in args.fault]
+    except FaultSyntaxError as exc:
+        print(f"--fault: {exc}", file=sys.stderr)
+        return 2
+    controller = ControllerConfig(zones=args.zones, tmax_c=args.tmax, hb_ms=args.hb, speed=args.speed)
+    sim = Simulator(SimulatorConfig(controller=controller, link_path=args.link, seed=args.seed))
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, sim.inject, "reset")
+    control = ControlServer(sim, args.control) if args.control else None
+    try:
+        print(await sim.start(), flush=True)
+        if control is not None:
+            await control.start()
+        for cmd in faults:
+            sim.inject(cmd)
+        while not stop.is_set():
+            sim.replugged.clear()
+            replug_wait = asyncio.create_task(sim.replugged.wait())
+            stop_wait = asyncio.create_task(stop.wait())
+            await asyncio.wait({replug_wait, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            replug_wait.cancel()
+            stop_wait.cancel()
+            if sim.replugged.is_set():
+                print(sim.slave_path, flush=True)
+    finally:
+        if control is not None:
+            await control.stop()
+        await sim.stop()
+    return 0
+
+
+def main() -> None:
+    """Entry point."""
+    sys.exit(asyncio.run(run(build_parser().parse_args())))
+
+
+if __name__ == "__main__":
+    main()

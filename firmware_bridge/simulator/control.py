@@ -1,0 +1,83 @@
+"""Control channel of a simulator process: a unix socket taking one command line per connection.
+
+A line is ``state`` (answer: the snapshot) or an injection command such as ``sensor=0:open``
+(answer: ``{"ok": true}``); errors answer ``{"ok": false, "error": "..."}``. One JSON line back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from typing import Any
+
+from firmware_bridge.simulator.runtime import Simulator
+
+_MAX_COMMAND_BYTES = 256
+_CLIENT_TIMEOUT_S = 5.0
+
+
+def run_command(sim: Simulator, line: str) -> dict[str, Any]:
+    """Execute one control line against ``sim``."""
+    line = line.strip()
+    if line == "state":
+        return {"ok": True, "state": sim.snapshot()}
+    try:
+        sim.inject(line)
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": True, "slave_path": sim.snapshot()["slave_path"]}
+
+
+class ControlServer:
+    """Serves :func:`run_command` on a unix socket at ``path``."""
+
+    def __init__(self, sim: Simulator, path: str) -> None:
+        self._sim = sim
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        """Listen (replacing a stale socket file)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        self._server = await asyncio.start_unix_server(self._serve, self.path)
+
+    async def stop(self) -> None:
+        """Stop listening and remove the socket file."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(_CLIENT_TIMEOUT_S):
+                line = await reader.readline()
+            answer = run_command(self._sim, line[:_MAX_COMMAND_BYTES].decode("ascii", "replace"))
+            writer.write(json.dumps(answer).encode("ascii") + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+async def send_command(path: str, line: str, timeout_s: float = _CLIENT_TIMEOUT_S) -> dict[str, Any]:
+    """Send one control line to the simulator listening at ``path``; return its JSON answer."""
+    async with asyncio.timeout(timeout_s):
+        reader, writer = await asyncio.open_unix_connection(path)
+        try:
+            writer.write(line.encode("ascii") + b"\n")
+            await writer.drain()
+            answer: dict[str, Any] = json.loads(await reader.readline())
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+    return answer

@@ -1,0 +1,38 @@
+"""`edge-gateway`: the command line of the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gateway import __version__
+from gateway.cli import audit_cmd, config_cmd, keys_cmd, serve_cmd, token_cmd
+from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, CliError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-gateway", description="Edge gateway for a factory printer VLAN.")
+    parser.add_argument("--version", action="version", version=f"edge-gateway {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (serve_cmd, config_cmd, token_cmd, keys_cmd, audit_cmd):
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        if str(exc):
+            print(f"edge-gateway: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"edge-gateway: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The app factory: the one place where the gateway's parts are composed.
+
+Start-up order: state directory, state database, signing keys, token and audit services, HTTP sites,
+then the supervised parts. Shutdown runs the same list backwards. Every part receives what it needs as
+arguments; nothing is looked up by name or held in globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiosqlite
+
+from gateway import __version__
+from gateway.api.context import ApiContext
+from gateway.api.models import AuthStatus, LoopStatus, PartStatus, StatusResponse, WatchdogStatus
+from gateway.api.table import core_routes
+from gateway.audit.store import AuditLog
+from gateway.auth.backoff import FailedAuthTracker
+from gateway.auth.keyring import Keyring
+from gateway.auth.revocation import RevocationCache
+from gateway.auth.tokens import TokenService
+from gateway.config.models import GatewayConfig
+from gateway.http.app import build_web_app
+from gateway.http.server import HttpServer, start_http
+from gateway.lifecycle.notify import SystemdNotifier
+from gateway.lifecycle.supervisor import PartHealth, PartState, Supervisor
+from gateway.lifecycle.watchdog import LoopLagMonitor, WatchdogPinger
+from gateway.metrics import GatewayMetrics
+from gateway.statedb.connection import open_state_db
+from gateway.statedb.tokens import TokenRegistry
+
+log = logging.getLogger(__name__)
+
+AUTH_REFRESH_INTERVAL_S = 1.0
+STATE_DIR_MODE = 0o700
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create the directory (and parents) if needed; the leaf is made private to the service user."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != STATE_DIR_MODE:
+        os.chmod(path, STATE_DIR_MODE)
+
+
+class AuthRefresher:
+    """Picks up key and revocation changes made by the CLI in another process (about once a second)."""
+
+    name = "auth-refresh"
+
+    def __init__(self, keyring: Keyring, revocations: RevocationCache, registry: TokenRegistry,
+                 tracker: FailedAuthTracker, metrics: GatewayMetrics) -> None:
+        self._keyring = keyring
+        self._revocations = revocations
+        self._registry = registry
+        self._tracker = tracker
+        self._metrics = metrics
+
+    async def run(self) -> None:
+        while True:
+            self._keyring.reload_if_changed()
+            await self._revocations.refresh(self._registry)
+            self._metrics.auth_blocked_addresses.set(self._tracker.blocked_addresses())
+            await asyncio.sleep(AUTH_REFRESH_INTERVAL_S)
+
+
+@dataclass
+class Gateway:
+    """A composed gateway: start it, read its URLs, stop it."""
+
+    config: GatewayConfig
+    notifier: SystemdNotifier
+    clock: Callable[[], float]
+    db: aiosqlite.Connection
+    context: ApiContext
+    supervisor: Supervisor
+    loop_monitor: LoopLagMonitor
+    watchdog: WatchdogPinger
+    started_monotonic: float = field(default_factory=time.monotonic)
+    http: HttpServer | None = None
+    stopping: bool = False
+
+    @property
+    def urls(self) -> list[str]:
+        return self.http.urls if self.http else []
+
+    async def start(self) -> None:
+        try:
+            self.http = await start_http(
+                build_web_app(self.context, core_routes()), self.config.http,
+                shutdown_timeout_s=self.config.lifecycle.shutdown_timeout_s / 2,
+            )
+        except BaseException:
+            await self.db.close()
+            raise
+        self.supervisor.start()
+        log.info("gateway %s %s listening on %s", self.config.gateway.id, __version__, ", ".join(self.urls))
+
+    async def stop(self) -> None:
+        """Stop accepting requests, stop the parts (reverse order), close the database."""
+        self.stopping = True
+        if self.http is not None:
+            await self.http.stop()
+        await self.supervisor.stop(self.config.lifecycle.shutdown_timeout_s / 2)
+        await self.db.close()
+        self.notifier.close()
+
+    def is_healthy(self) -> bool:
+        """For /healthz: the service answers and is not shutting down (parts' health is in status)."""
+        return not self.stopping
+
+    def degraded(self) -> bool:
+        return any(p.state == PartState.FAILED for p in self.supervisor.health())
+
+    def status(self) -> StatusResponse:
+        parts = [_part_status(h) for h in self.supervisor.health()]
+        state = "stopping" if self.stopping else ("degraded" if self.degraded() else "ok")
+        uptime = time.monotonic() - self.started_monotonic
+        metrics = self.context.metrics
+        metrics.uptime.set(uptime)
+        metrics.loop_lag.set(self.loop_monitor.last_lag_s)
+        for part in parts:
+            metrics.part_up.labels(part.name).set(1 if part.state == PartState.RUNNING else 0)
+            metrics.part_restarts.labels(part.name).set(part.restarts)
+        return StatusResponse(
+            gateway_id=self.config.gateway.id,
+            version=__version__,
+            uptime_s=round(uptime, 3),
+            state=state,
+            parts=parts,
+            event_loop=LoopStatus(lag_s=round(self.loop_monitor.last_lag_s, 4),
+                                  worst_lag_s=round(self.loop_monitor.worst_lag_s, 4)),
+            watchdog=WatchdogStatus(
+                enabled=self.notifier.watchdog_usec is not None, pings_sent=self.watchdog.pings_sent,
+                pings_withheld=self.watchdog.pings_withheld, last_failure=self.watchdog.last_failure,
+            ),
+            auth=AuthStatus(active_kid=self.context.keyring.active_kid,
+                            blocked_addresses=self.context.failed_auth.blocked_addresses()),
+            listen=self.urls,
+        )
+
+
+def _part_status(health: PartHealth) -> PartStatus:
+    return PartStatus(
+        name=health.name, state=str(health.state), since=health.since, restarts=health.restarts,
+        last_error=health.last_error, next_restart_in_s=health.next_restart_in_s,
+    )
+
+
+async def create_gateway(
+    config: GatewayConfig,
+    *,
+    notifier: SystemdNotifier | None = None,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Gateway:
+    """Compose every part from the config. Nothing listens until `Gateway.start()`."""
+    notifier = notifier or SystemdNotifier(None)
+    ensure_private_dir(config.gateway.state_dir)
+    db = await open_state_db(config.state_db_path)
+    try:
+        keyring = Keyring.open(config.signing_keys_dir, clock)
+        registry = TokenRegistry(db, clock)
+        revocations = RevocationCache()
+        await revocations.load(registry)
+    except BaseException:
+        await db.close()
+        raise
+    metrics = GatewayMetrics()
+    backoff = config.auth.backoff
+    tracker = FailedAuthTracker(
+        monotonic, limit=backoff.limit, window_s=backoff.window_s, initial_block_s=backoff.initial_block_s,
+        max_block_s=backoff.max_block_s, decay_s=backoff.decay_s,
+    )
+    supervisor = Supervisor(
+        restart_initial_s=config.lifecycle.restart_initial_s, restart_max_s=config.lifecycle.restart_max_s,
+        clock=clock, monotonic=monotonic,
+    )
+    loop_monitor = LoopLagMonitor(max_lag_s=config.lifecycle.loop_lag_max_s, monotonic=monotonic)
+    watchdog = WatchdogPinger(notifier, [loop_monitor.check])
+    context = ApiContext(
+        config=config, clock=clock, keyring=keyring,
+        tokens=TokenService(keyring, config.gateway.id, clock, leeway_s=config.auth.leeway_s,
+                            max_ttl_s=config.auth.max_ttl_s),
+        registry=registry, revocations=revocations, audit=AuditLog(db, clock), failed_auth=tracker,
+        metrics=metrics, status=lambda: gateway.status(),
+    )
+    gateway = Gateway(config=config, notifier=notifier, clock=clock, db=db, context=context,
+                      supervisor=supervisor, loop_monitor=loop_monitor, watchdog=watchdog)
+    context.is_healthy = gateway.is_healthy
+    supervisor.add(loop_monitor)
+    supervisor.add(AuthRefresher(keyring, revocations, registry, tracker, metrics))
+    supervisor.add(watchdog)
+    return gateway
+

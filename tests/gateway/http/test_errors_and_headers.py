@@ -1,0 +1,127 @@
+"""Transport rules of the spec: JSON errors, body limit, 415/400/422, headers, request ids, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiohttp import web
+
+from gateway.api.table import core_routes
+from gateway.auth.roles import Permission
+from gateway.factory import Gateway
+from gateway.http.app import build_web_app
+from gateway.http.routes import Route
+from gateway.http.server import start_http
+from tests.support.gateway import ApiClient, issue
+
+
+def assert_error(reply, status: int, code: str) -> dict:
+    assert reply.status == status, (reply.status, reply.body)
+    assert reply.headers["Content-Type"].startswith("application/json")
+    body = reply.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+async def test_unknown_path_and_method(gateway: Gateway, client: ApiClient) -> None:
+    token = await issue(gateway, "admin")
+    assert_error(await client.request("GET", "/api/v1/nope"), 401, "unauthorized")  # nothing disclosed
+    assert_error(await client.request("GET", "/api/v1/nope", token=token), 404, "not_found")
+    reply = await client.request("PATCH", "/api/v1/status", token=token)
+    assert_error(reply, 405, "method_not_allowed")
+
+
+async def test_body_limit_413(gateway: Gateway, client: ApiClient) -> None:
+    token = await issue(gateway, "admin")
+    big = b'{"sub": "' + b"x" * (70 * 1024) + b'", "role": "viewer"}'
+    reply = await client.request("POST", "/api/v1/tokens", token=token, data=big,
+                                 headers={"Content-Type": "application/json"})
+    assert_error(reply, 413, "payload_too_large")
+
+    async def chunks():
+        for _ in range(80):
+            yield b"x" * 1024
+
+    reply = await client.request("POST", "/api/v1/tokens", token=token, data=chunks(),
+                                 headers={"Content-Type": "application/json"})
+    assert_error(reply, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code", "field"),
+    [
+        (b"{}", "text/plain", 415, "unsupported_media_type", None),
+        (b"{not json", "application/json", 400, "invalid_json", None),
+        (b"", "application/json", 400, "invalid_json", None),
+        (b'{"sub": "a", "role": "viewer", "extra": 1}', "application/json", 422, "validation_error", "body.extra"),
+        (b'{"sub": 5, "role": "viewer"}', "application/json", 422, "validation_error", "body.sub"),
+        (b'{"sub": "a", "role": "root"}', "application/json", 422, "validation_error", "body.role"),
+        (b'{"sub": "a", "role": "viewer", "ttl_s": "600"}', "application/json", 422, "validation_error", "body.ttl_s"),
+        (b'{"sub": "a", "role": "viewer", "ttl_s": 999999999}', "application/json", 422, "validation_error", "body.ttl_s"),
+        (b'{"role": "viewer"}', "application/json", 422, "validation_error", "body.sub"),
+        (b"[1, 2]", "application/json", 422, "validation_error", "body"),
+    ],
+)
+async def test_bad_bodies(gateway: Gateway, client: ApiClient, body, content_type, status, code, field) -> None:
+    token = await issue(gateway, "admin")
+    reply = await client.request("POST", "/api/v1/tokens", token=token, data=body, headers={"Content-Type": content_type})
+    error = assert_error(reply, status, code)
+    if field is not None:
+        assert error["message"].startswith(field), error
+        assert any(f["field"] == field for f in error["fields"]), error
+
+
+async def test_bad_query_422(gateway: Gateway, client: ApiClient) -> None:
+    token = await issue(gateway, "admin")
+    for query, field in (("limit=0", "query.limit"), ("limit=abc", "query.limit"), ("before=-1", "query.before"),
+                         ("limit=1&limit=2", "query.limit")):
+        error = assert_error(await client.request("GET", f"/api/v1/audit?{query}", token=token), 422, "validation_error")
+        assert error["message"].startswith(field), (query, error)
+
+
+async def test_security_headers_and_request_ids(gateway: Gateway, client: ApiClient) -> None:
+    token = await issue(gateway, "viewer")
+    seen = set()
+    for path, auth in (("/api/v1/status", token), ("/api/v1/status", None), ("/healthz", None), ("/metrics", token)):
+        reply = await client.request("GET", path, token=auth)
+        headers = reply.headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["Server"] == "edge-gateway"  # no framework or Python version disclosed
+        seen.add(headers["X-Request-ID"])
+    assert len(seen) == 4
+
+
+async def test_crash_in_handler_is_500_without_traceback_and_logged_with_request_id(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def explode(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internal detail")
+
+    routes = core_routes() + [Route("GET", "/api/v1/explode", "explode", explode, "test", permission=Permission.STATUS_READ)]
+    server = await start_http(build_web_app(gateway.context, routes), gateway.config.http, shutdown_timeout_s=1)
+    api = ApiClient(server.urls[0])
+    try:
+        with caplog.at_level(logging.ERROR):
+            reply = await api.request("GET", "/api/v1/explode", token=await issue(gateway, "viewer"))
+        assert_error(reply, 500, "internal_error")
+        assert "secret internal detail" not in reply.body.decode() and "Traceback" not in reply.body.decode()
+        request_id = reply.headers["X-Request-ID"]
+        logged = [r for r in caplog.records if r.levelno == logging.ERROR and request_id in r.getMessage()]
+        assert logged and logged[0].exc_info is not None  # the traceback goes to the log, not the client
+    finally:
+        await api.close()
+        await server.stop()
+
+
+def test_route_without_permission_cannot_be_declared() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    with pytest.raises(ValueError, match="names no permission"):
+        Route("GET", "/api/v1/open", "open", handler, "oops")
