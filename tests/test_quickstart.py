@@ -37,7 +37,9 @@ def test_demo_command_serves_healthz_and_prints_a_working_token(tmp_path: Path) 
     env = dict(os.environ, EDGE_GATEWAY_DEMO_PORT=str(port), EDGE_GATEWAY_DEMO_DIR=str(tmp_path / "demo"))
     log_path = tmp_path / "demo.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(demo_command, shell=True, cwd=ROOT, env=env, stdout=log,
+    # exec: the shell becomes the command (dev.sh itself execs the gateway), so SIGTERM reaches the
+    # gateway as it would from a terminal's Ctrl-C or systemd, not a wrapping shell that dies of it.
+    process = subprocess.Popen(f"exec {demo_command}", shell=True, cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 300  # first run on a clean machine installs packages

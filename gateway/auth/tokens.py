@@ -9,6 +9,7 @@ claim and checks times against the injected clock with a leeway. Revocation of s
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any, Final
@@ -149,11 +150,11 @@ class TokenService:
                 token,
                 key,
                 algorithms=[TOKEN_ALGORITHM],
-                audience=self._gateway_id,
-                issuer=self._gateway_id,
                 options={
                     "require": list(REQUIRED_CLAIMS),
-                    "strict_aud": True,
+                    # aud and iss are compared below, exactly and in a fixed order, whatever pyjwt's version
+                    "verify_aud": False,
+                    "verify_iss": False,
                     "verify_exp": False,  # pyjwt reads the system clock; checked below with ours
                     "verify_nbf": False,
                     "verify_iat": False,
@@ -165,15 +166,15 @@ class TokenService:
             raise AuthError("bad_alg") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError("missing_claim", f"the token lacks the required claim {exc.claim!r}") from None
-        except jwt.InvalidAudienceError:
-            raise AuthError("bad_audience") from None
-        except jwt.InvalidIssuerError:
-            raise AuthError("bad_issuer") from None
         except (jwt.InvalidTokenError, jwt.InvalidKeyError):
             raise AuthError("malformed") from None
 
     def _check_claims(self, payload: dict[str, Any], kid: str) -> TokenClaims:
-        """Types, role and validity period of signed claims, against the injected clock."""
+        """Audience, issuer, types, role and validity period of signed claims, against the injected clock."""
+        if not _is_exactly(payload["aud"], self._gateway_id):
+            raise AuthError("bad_audience")
+        if not _is_exactly(payload["iss"], self._gateway_id):
+            raise AuthError("bad_issuer")
         sub, role, jti = payload["sub"], payload["role"], payload["jti"]
         iat, nbf, exp = payload["iat"], payload["nbf"], payload["exp"]
         if not all(isinstance(v, str) and v for v in (sub, jti)):
@@ -188,3 +189,8 @@ class TokenService:
         if nbf > now + self._leeway_s or iat > now + self._leeway_s:
             raise AuthError("not_yet_valid")
         return TokenClaims(sub=sub, role=role, jti=jti, kid=kid, iat=iat, nbf=nbf, exp=exp)
+
+
+def _is_exactly(value: Any, expected: str) -> bool:
+    """A claim equal to ``expected`` as a plain string (a list audience is not accepted)."""
+    return isinstance(value, str) and hmac.compare_digest(value.encode(), expected.encode())

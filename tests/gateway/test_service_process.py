@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.support.net import free_port
+from tests.support.notify import NotifyListener
 
 SIGTERM_EXIT_LIMIT_S = 5.0
 
@@ -29,33 +30,6 @@ def write_config(tmp_path: Path, port: int) -> Path:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=60)
-
-
-class NotifyListener:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.messages: list[dict[str, str]] = []
-
-    def wait_for(self, key: str, timeout_s: float) -> dict[str, str]:
-        deadline = time.monotonic() + timeout_s
-        for message in self.messages:
-            if key in message:
-                return message
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                data = self.sock.recv(4096).decode()
-            except TimeoutError:
-                break
-            message = dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
-            self.messages.append(message)
-            if key in message:
-                return message
-        raise AssertionError(f"no {key} notification within {timeout_s} s; got {self.messages}")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 async def hammer(url: str, token: str, stop: asyncio.Event, concurrency: int = 20) -> int:
@@ -109,12 +83,13 @@ async def test_sigterm_under_load_exits_0_with_notify_messages(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
-        listener.close()
+    stopping = listener.wait_for("STOPPING", 1)
+    listener.close()
     stderr = process.stderr.read().decode() if process.stderr else ""
     assert code == 0, stderr
     assert exit_s < SIGTERM_EXIT_LIMIT_S, exit_s
     assert served > 0
-    assert "STOPPING" in str(listener.messages)
+    assert stopping["STOPPING"] == "1"
     assert "tasks still running at shutdown" not in stderr
     assert "Traceback" not in stderr
     with socket.socket() as probe:  # nothing listens any more
