@@ -12,18 +12,14 @@ Tokens in the query string are never read.
 
 from __future__ import annotations
 
-import logging
-import math
-
 from aiohttp import web
 
 from gateway.auth.errors import AuthError
 from gateway.auth.roles import role_allows
+from gateway.http.authenticate import authenticate
 from gateway.http.errors import ApiError
-from gateway.http.keys import AUDIT_NOTE, CONTEXT, PRINCIPAL, AuditNote, Principal
+from gateway.http.keys import AUDIT_NOTE, CONTEXT, PRINCIPAL, AuditNote
 from gateway.http.routes import Handler, route_of
-
-log = logging.getLogger("gateway.auth")
 
 BEARER_PREFIX = "bearer "
 UNKNOWN_CLIENT = "unknown"
@@ -46,13 +42,6 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-def _unauthorized(message: str, reason: str) -> ApiError:
-    challenge = 'Bearer realm="edge-gateway"'
-    if reason != "missing":
-        challenge += ', error="invalid_token"'
-    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
-
-
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     context = request.app[CONTEXT]
@@ -60,35 +49,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if route is not None and route.public:
         return await handler(request)
 
-    address = client_address(request)
-    retry_after = context.failed_auth.retry_after(address)
-    if retry_after > 0:
-        context.metrics.auth_blocked.inc()
-        request[AUDIT_NOTE] = AuditNote(skip=True)  # the failure that started the block was audited
-        raise ApiError(
-            429,
-            "too_many_failures",
-            "too many failed authentications from this address; retry later",
-            headers={"Retry-After": str(math.ceil(retry_after))},
-        )
-
+    note = request.setdefault(AUDIT_NOTE, AuditNote())
+    token: str | AuthError
     try:
         token = bearer_token(request)
-        claims = context.tokens.verify(token)
-        if context.revocations.is_revoked(claims.jti):
-            raise AuthError("revoked")
     except AuthError as exc:
-        context.metrics.auth_failures.labels(exc.reason).inc()
-        note = request.setdefault(AUDIT_NOTE, AuditNote())
-        note.details["reason"] = exc.reason
-        if exc.reason != "missing":  # presenting no credentials is not a failed authentication
-            block_s = context.failed_auth.record_failure(address)
-            if block_s > 0:
-                note.details["backoff_s"] = round(block_s, 1)
-                log.warning("client %s in failed-auth back-off for %.0f s", address, block_s)
-        raise _unauthorized(exc.message, exc.reason) from None
-
-    principal = Principal(sub=claims.sub, role=claims.role, jti=claims.jti, kid=claims.kid)
+        token = exc
+    principal = authenticate(context, client_address(request), token, note)
     request[PRINCIPAL] = principal
     if route is None:
         return await handler(request)  # aiohttp's 404/405 for an authenticated client

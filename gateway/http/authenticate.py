@@ -1,0 +1,63 @@
+"""Authenticating one bearer token for one client address: back-off, verification, revocation.
+
+Shared by the auth middleware (the `Authorization` header) and the live WebSocket (its first
+message), so both paths count failures, block and report alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from gateway.api.context import ApiContext
+from gateway.auth.errors import AuthError
+from gateway.http.errors import ApiError
+from gateway.http.keys import AuditNote, Principal
+
+log = logging.getLogger("gateway.auth")
+
+
+def unauthorized(message: str, reason: str) -> ApiError:
+    challenge = 'Bearer realm="edge-gateway"'
+    if reason != "missing":
+        challenge += ', error="invalid_token"'
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
+
+
+def check_backoff(context: ApiContext, address: str, note: AuditNote) -> None:
+    """429 with Retry-After while `address` is blocked; credentials are not even looked at."""
+    retry_after = context.failed_auth.retry_after(address)
+    if retry_after > 0:
+        context.metrics.auth_blocked.inc()
+        note.skip = True  # the failure that started the block was audited
+        raise ApiError(
+            429,
+            "too_many_failures",
+            "too many failed authentications from this address; retry later",
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
+
+
+def authenticate(context: ApiContext, address: str, token: str | AuthError, note: AuditNote) -> Principal:
+    """Verify `token` (or the error met while reading it) for a client at `address`.
+
+    Raises `ApiError` 429 while the address is in back-off, 401 for any bad credential (counted
+    against the address, except presenting none at all).
+    """
+    check_backoff(context, address, note)
+    try:
+        if isinstance(token, AuthError):
+            raise token
+        claims = context.tokens.verify(token)
+        if context.revocations.is_revoked(claims.jti):
+            raise AuthError("revoked")
+    except AuthError as exc:
+        context.metrics.auth_failures.labels(exc.reason).inc()
+        note.details["reason"] = exc.reason
+        if exc.reason != "missing":  # presenting no credentials is not a failed authentication
+            block_s = context.failed_auth.record_failure(address)
+            if block_s > 0:
+                note.details["backoff_s"] = round(block_s, 1)
+                log.warning("client %s in failed-auth back-off for %.0f s", address, block_s)
+        raise unauthorized(exc.message, exc.reason) from None
+    return Principal(sub=claims.sub, role=claims.role, jti=claims.jti, kid=claims.kid)
