@@ -28,6 +28,7 @@ from gateway.auth.revocation import RevocationCache
 from gateway.auth.tokens import TokenService
 from gateway.config.models import GatewayConfig
 from gateway.http.app import build_web_app
+from gateway.http.routes import Route
 from gateway.http.server import HttpServer, start_http
 from gateway.lifecycle.notify import SystemdNotifier
 from gateway.lifecycle.supervisor import PartHealth, PartState, Supervisor
@@ -35,6 +36,9 @@ from gateway.lifecycle.watchdog import LoopLagMonitor, WatchdogPinger
 from gateway.metrics import GatewayMetrics
 from gateway.statedb.connection import open_state_db
 from gateway.statedb.tokens import TokenRegistry
+from gateway.web.feed import LiveFeed
+from gateway.web.live import LiveHub
+from gateway.web.routes import web_routes
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,9 @@ class Gateway:
     supervisor: Supervisor
     loop_monitor: LoopLagMonitor
     watchdog: WatchdogPinger
+    live: LiveHub
+    routes: list[Route] = field(default_factory=list)
+    """Every served route: the core table plus each part's own (composed by `create_gateway`)."""
     started_monotonic: float = field(default_factory=time.monotonic)
     http: HttpServer | None = None
     stopping: bool = False
@@ -93,7 +100,7 @@ class Gateway:
     async def start(self) -> None:
         try:
             self.http = await start_http(
-                build_web_app(self.context, core_routes()), self.config.http,
+                build_web_app(self.context, self.routes), self.config.http,
                 shutdown_timeout_s=self.config.lifecycle.shutdown_timeout_s / 2,
             )
         except BaseException:
@@ -105,6 +112,7 @@ class Gateway:
     async def stop(self) -> None:
         """Stop accepting requests, stop the parts (reverse order), close the database."""
         self.stopping = True
+        await self.live.close_all()
         if self.http is not None:
             await self.http.stop()
         await self.supervisor.stop(self.config.lifecycle.shutdown_timeout_s / 2)
@@ -115,6 +123,15 @@ class Gateway:
         """For /healthz: the service answers and is not shutting down (parts' health is in status)."""
         return not self.stopping
 
+    def refresh_metrics(self) -> None:
+        """Set the gauges that mirror status (run by the metrics registry before each scrape)."""
+        metrics = self.context.metrics
+        metrics.uptime.set(time.monotonic() - self.started_monotonic)
+        metrics.loop_lag.set(self.loop_monitor.last_lag_s)
+        for part in self.supervisor.health():
+            metrics.part_up.labels(part.name).set(1 if part.state == PartState.RUNNING else 0)
+            metrics.part_restarts.labels(part.name).set(part.restarts)
+
     def degraded(self) -> bool:
         return any(p.state == PartState.FAILED for p in self.supervisor.health())
 
@@ -122,12 +139,6 @@ class Gateway:
         parts = [_part_status(h) for h in self.supervisor.health()]
         state = "stopping" if self.stopping else ("degraded" if self.degraded() else "ok")
         uptime = time.monotonic() - self.started_monotonic
-        metrics = self.context.metrics
-        metrics.uptime.set(uptime)
-        metrics.loop_lag.set(self.loop_monitor.last_lag_s)
-        for part in parts:
-            metrics.part_up.labels(part.name).set(1 if part.state == PartState.RUNNING else 0)
-            metrics.part_restarts.labels(part.name).set(part.restarts)
         return StatusResponse(
             gateway_id=self.config.gateway.id,
             version=__version__,
@@ -191,9 +202,14 @@ async def create_gateway(
         registry=registry, revocations=revocations, audit=AuditLog(db, clock), failed_auth=tracker,
         metrics=metrics, status=lambda: gateway.status(),
     )
+    feed = LiveFeed()
+    live = LiveHub(feed)
     gateway = Gateway(config=config, notifier=notifier, clock=clock, db=db, context=context,
-                      supervisor=supervisor, loop_monitor=loop_monitor, watchdog=watchdog)
+                      supervisor=supervisor, loop_monitor=loop_monitor, watchdog=watchdog, live=live,
+                      routes=[*core_routes(), *web_routes(live)])
+    feed.add("status", lambda: gateway.status())
     context.is_healthy = gateway.is_healthy
+    metrics.add_refresher(gateway.refresh_metrics)
     supervisor.add(loop_monitor)
     supervisor.add(AuthRefresher(keyring, revocations, registry, tracker, metrics))
     supervisor.add(watchdog)

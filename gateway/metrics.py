@@ -1,9 +1,13 @@
 """Prometheus metrics of the gateway, in a registry of its own (no process-global state).
 
-Each part adds its metrics to the same registry when it is composed (see the app factory).
+Each part adds its metrics to the same registry when it is composed (see the app factory). Gauges that
+mirror state kept elsewhere (uptime, part health) are set by refreshers that run only when the metrics
+are scraped, so the request path does not pay for them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -15,6 +19,7 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._refreshers: list[Callable[[], None]] = []
         r = self.registry
         self.http_requests = Counter(
             "gateway_http_requests", "HTTP requests by route name, method and status.", ["route", "method", "status"], registry=r
@@ -39,5 +44,11 @@ class GatewayMetrics:
         self.loop_lag = Gauge("gateway_event_loop_lag_seconds", "Last measured event-loop lag.", registry=r)
         self.uptime = Gauge("gateway_uptime_seconds", "Seconds since the gateway started.", registry=r)
 
+    def add_refresher(self, refresh: Callable[[], None]) -> None:
+        """Run `refresh` before every scrape (it sets gauges from the state it mirrors)."""
+        self._refreshers.append(refresh)
+
     def render(self) -> bytes:
+        for refresh in self._refreshers:
+            refresh()
         return generate_latest(self.registry)

@@ -22,8 +22,6 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
-    context.status()  # refreshes the gauges derived from status (uptime, parts, loop lag)
-    response = web.Response(body=context.metrics.render())
+    response = web.Response(body=request.app[CONTEXT].metrics.render())
     response.headers["Content-Type"] = PROMETHEUS_CONTENT_TYPE
     return response

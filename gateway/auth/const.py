@@ -42,6 +42,9 @@ TOKEN_SUB_MAX_CHARS: Final = 64
 TOKEN_JTI_BYTES: Final = 16
 """Random bytes in a token id (128 bits), encoded url-safe base64."""
 
+VERIFIED_TOKEN_CACHE_ENTRIES: Final = 1024
+"""Most tokens whose signature check is remembered (by exact text) so repeat requests skip it."""
+
 # --- Signing keys ---------------------------------------------------------------------------------
 KEY_ID_BYTES: Final = 9
 """Random bytes in a key id; 9 bytes encode to 12 url-safe base64 characters."""

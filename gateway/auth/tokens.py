@@ -5,6 +5,9 @@ A token's header is ``{"alg": "EdDSA", "kid": <key id>, "typ": "JWT"}``; its cla
 pins the algorithm to EdDSA, resolves the key only through the keyring by ``kid``, requires every
 claim and checks times against the injected clock with a leeway. Revocation of single tokens by
 ``jti`` is the caller's business (a persistent revocation set), not this module's.
+
+A token verified once is remembered by its exact text (``VerifiedTokenCache``): a repeat skips the JWS
+parsing and the signature check, never the key's status nor the validity period.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from gateway.auth.const import (
     TOKEN_MAX_BYTES,
     TOKEN_MAX_TTL_S,
     TOKEN_SUB_MAX_CHARS,
+    VERIFIED_TOKEN_CACHE_ENTRIES,
     Clock,
 )
 from gateway.auth.errors import AuthError
 from gateway.auth.keyring import Keyring
+from gateway.auth.verified_cache import VerifiedToken, VerifiedTokenCache
 
 __all__ = ["REQUIRED_CLAIMS", "TokenClaims", "TokenService"]
 
@@ -61,6 +66,7 @@ class TokenService:
         clock: Clock,
         leeway_s: float = TOKEN_LEEWAY_S,
         max_ttl_s: int = TOKEN_MAX_TTL_S,
+        verified_cache_entries: int = VERIFIED_TOKEN_CACHE_ENTRIES,
     ) -> None:
         """``clock`` is a wall clock (seconds since the epoch); ``gateway_id`` becomes ``iss`` and ``aud``."""
         if not isinstance(gateway_id, str) or not gateway_id:
@@ -74,6 +80,7 @@ class TokenService:
         self._clock = clock
         self._leeway_s = leeway_s
         self._max_ttl_s = max_ttl_s
+        self._verified = VerifiedTokenCache(verified_cache_entries)
 
     def issue(self, sub: str, role: str, ttl_s: int) -> tuple[str, TokenClaims]:
         """Sign a new token for ``sub`` with ``role`` valid for ``ttl_s`` seconds from now.
@@ -121,10 +128,19 @@ class TokenService:
             raise AuthError("missing")
         if len(token) > TOKEN_MAX_BYTES or not token.isascii() or token.count(".") != 2:
             raise AuthError("malformed")
+        known = self._verified.get(token)
+        if known is not None:
+            key = self._keyring.verification_key(known.claims.kid)  # AuthError unknown_kid / revoked_key
+            if key is known.key:
+                self._check_times(known.claims)
+                return known.claims
+            self._verified.discard(token)  # the keyring was reloaded: verify from scratch
         kid = self._header_kid(token)
         key = self._keyring.verification_key(kid)  # AuthError unknown_kid / revoked_key
         payload = self._decode(token, key)
-        return self._check_claims(payload, kid)
+        claims = self._check_claims(payload, kid)
+        self._verified.put(token, VerifiedToken(claims, key))
+        return claims
 
     # --- steps of verify ---------------------------------------------------------------------------
     @staticmethod
@@ -183,12 +199,17 @@ class TokenService:
             raise AuthError("malformed", "the token's iat, nbf and exp must be integers")
         if not isinstance(role, str) or role not in ROLES:
             raise AuthError("bad_role")
+        claims = TokenClaims(sub=sub, role=role, jti=jti, kid=kid, iat=iat, nbf=nbf, exp=exp)
+        self._check_times(claims)
+        return claims
+
+    def _check_times(self, claims: TokenClaims) -> None:
+        """The validity period against the injected clock, with the leeway."""
         now = self._clock()
-        if now >= exp + self._leeway_s:
+        if now >= claims.exp + self._leeway_s:
             raise AuthError("expired")
-        if nbf > now + self._leeway_s or iat > now + self._leeway_s:
+        if claims.nbf > now + self._leeway_s or claims.iat > now + self._leeway_s:
             raise AuthError("not_yet_valid")
-        return TokenClaims(sub=sub, role=role, jti=jti, kid=kid, iat=iat, nbf=nbf, exp=exp)
 
 
 def _is_exactly(value: Any, expected: str) -> bool:
