@@ -8,8 +8,8 @@ LIVE_AUTH_TIMEOUT_S: Final = 5.0
 """A live socket that has not authenticated within this time is closed."""
 LIVE_PUSH_INTERVAL_S: Final = 1.0
 """How often a snapshot of the site is pushed to each signed-in page."""
-LIVE_MAX_MESSAGE_BYTES: Final = 4096
-"""Largest message a page may send (the auth message carries a token of at most 4 KiB)."""
+LIVE_MAX_MESSAGE_BYTES: Final = 4096 + 256
+"""Largest message a page may send: the auth message with a token of at most 4 KiB."""
 LIVE_MAX_CLIENTS: Final = 32
 """Open live sockets at once; further ones are refused with a clear close reason."""
 LIVE_HEARTBEAT_S: Final = 20.0

@@ -64,6 +64,7 @@ class LiveHub:
         self._auth_timeout_s = auth_timeout_s
         self._max_clients = max_clients
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._closing = asyncio.Event()
 
     @property
@@ -71,13 +72,10 @@ class LiveHub:
         return len(self._sockets)
 
     async def close_all(self) -> None:
+        """Tell every open page the gateway is going away, and wait (briefly) for them to be closed."""
         self._closing.set()
-        sockets = list(self._sockets)
-        if sockets:
-            await asyncio.wait(
-                [asyncio.ensure_future(ws.close(code=CLOSE_GOING_AWAY, message=b"gateway stopping")) for ws in sockets],
-                timeout=LIVE_CLOSE_TIMEOUT_S,
-            )
+        if self._handlers:
+            await asyncio.wait(set(self._handlers), timeout=LIVE_CLOSE_TIMEOUT_S)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=LIVE_HEARTBEAT_S, max_msg_size=LIVE_MAX_MESSAGE_BYTES)
@@ -89,6 +87,9 @@ class LiveHub:
             await _refuse(ws, CLOSE_TOO_MANY, "too_many_clients", "too many live views are open; close one and retry")
             return ws
         self._sockets.add(ws)
+        handler_task = asyncio.current_task()
+        assert handler_task is not None
+        self._handlers.add(handler_task)
         context = request.app[CONTEXT]
         address = client_address(request)
         try:
@@ -101,6 +102,7 @@ class LiveHub:
             pass
         finally:
             self._sockets.discard(ws)
+            self._handlers.discard(handler_task)
             if not ws.closed:
                 await ws.close()
         return ws
@@ -136,18 +138,24 @@ class LiveHub:
 
     async def _serve(self, ws: web.WebSocketResponse, context: ApiContext, principal: Principal, token: str) -> None:
         reader = asyncio.ensure_future(self._read(ws))
+        closing = asyncio.ensure_future(self._closing.wait())
         try:
-            while not ws.closed and not self._closing.is_set():
+            while not ws.closed:
                 if not _still_valid(context, token):
                     await _refuse(ws, CLOSE_UNAUTHORIZED, "unauthorized", "your token expired or was revoked; sign in again")
                     return
                 await ws.send_json({"type": "snapshot", "ts": time.time(), **self._feed.snapshot()})
-                done, _ = await asyncio.wait({reader}, timeout=self._push_interval_s)
-                if done:
+                done, _ = await asyncio.wait({reader, closing}, timeout=self._push_interval_s,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
                     reader.result()  # re-raises BadMessage
+                    return
+                if closing in done:
+                    await ws.close(code=CLOSE_GOING_AWAY, message=b"gateway stopping")
                     return
         finally:
             reader.cancel()
+            closing.cancel()
 
     async def _read(self, ws: web.WebSocketResponse) -> None:
         """Answer pings until the page goes away; raises BadMessage for anything else."""
