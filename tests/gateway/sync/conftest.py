@@ -1,0 +1,128 @@
+"""Fixtures for the push-sync tests: a test CA with server/client certificates, a real mTLS receiver,
+a real SQLite buffer and state database, and a worker wired to them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.statedb.connection import close_state_db, open_state_db
+from gateway.sync.config import SyncSection
+from gateway.sync.deadletter import DeadLetterStore
+from gateway.sync.progress import SyncProgress
+from gateway.sync.receiver import RunningReceiver, start_receiver
+from gateway.sync.worker import SyncWorker
+from tests.gateway.sync.sqlite_source import SqliteSource
+from tests.support.certs import Issued, TestCA
+
+GATEWAY_ID = "gw-sync-01"
+
+
+@dataclass(frozen=True)
+class SyncCerts:
+    ca: TestCA
+    server: Issued  # 127.0.0.1, ::1, localhost
+    client: Issued  # CN = GATEWAY_ID, signed by ca
+    rogue_client: Issued  # signed by another CA
+    expired_server: Issued
+    wrong_host_server: Issued  # only for ingest.example.com
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> SyncCerts:
+    base = tmp_path_factory.mktemp("sync-certs")
+    ca = TestCA(base / "ca")
+    rogue = TestCA(base / "rogue", name="somebody else's CA")
+    return SyncCerts(
+        ca=ca,
+        server=ca.issue("receiver"),
+        client=ca.issue(GATEWAY_ID, hosts=(), server=False),
+        rogue_client=rogue.issue("rogue-client", hosts=(), server=False),
+        expired_server=ca.issue("expired-receiver", not_before_days=-10, valid_days=5),
+        wrong_host_server=ca.issue("wrong-host-receiver", hosts=("ingest.example.com",)),
+    )
+
+
+@pytest.fixture
+async def receiver(certs: SyncCerts) -> AsyncIterator[RunningReceiver]:
+    running = await start_receiver(ca_file=certs.ca.cert_file, cert_file=certs.server.cert_file,
+                                   key_file=certs.server.key_file)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+def sync_settings(certs: SyncCerts, endpoint: str, *, client: Issued | None = None, **overrides: Any) -> SyncSection:
+    client = client or certs.client
+    values: dict[str, Any] = {
+        "enabled": True, "endpoint": endpoint, "ca_file": certs.ca.cert_file, "cert_file": client.cert_file,
+        "key_file": client.key_file, "batch_size": 500, "backoff_initial_s": 0.05, "backoff_max_s": 0.2,
+        "idle_poll_s": 0.05, "request_timeout_s": 10,
+    }
+    values.update(overrides)
+    return SyncSection.model_validate(values)
+
+
+def samples(count: int, *, start_ts: float = 1_763_900_000.0, step_s: float = 0.01) -> list[tuple[float, str, str, float]]:
+    return [(start_ts + i * step_s, "extruder", f"zone{i % 3}.temp_c", 200.0 + (i % 50) / 10) for i in range(count)]
+
+
+@dataclass
+class Harness:
+    """A worker over a real buffer file and a real state database; ``start()`` runs it as a task."""
+
+    worker: SyncWorker
+    source: SqliteSource
+    deadletters: DeadLetterStore
+    progress: SyncProgress
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.worker.run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+
+
+HarnessFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
+    opened: list[tuple[Harness, Any]] = []
+
+    async def make(settings: SyncSection, **worker_args: Any) -> Harness:
+        source = await SqliteSource.open(tmp_path / "buffer.db")
+        db = await open_state_db(tmp_path / "state" / "state.db")
+        clock = worker_args.pop("clock", time.time)
+        deadletters = DeadLetterStore(db, clock)
+        progress = SyncProgress(db)
+        worker = SyncWorker(settings, gateway_id=GATEWAY_ID, source=source, deadletters=deadletters,
+                            progress=progress, clock=clock, **worker_args)
+        made = Harness(worker, source, deadletters, progress)
+        opened.append((made, db))
+        return made
+
+    yield make
+    for made, db in opened:
+        await made.stop()
+        await made.source.close()
+        await close_state_db(db)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.02)
