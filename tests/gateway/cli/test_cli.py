@@ -140,3 +140,52 @@ def test_cli_revocation_reaches_running_server(config_file: Path, tmp_path: Path
             await gateway.stop()
 
     asyncio.run(scenario())
+
+
+def test_cli_key_rotation_and_revocation_reach_running_server(config_file: Path) -> None:
+    """`keys rotate`: the old key's tokens keep working; `keys revoke KID`: they stop, the new key's do not."""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gateway", *args, "--config", str(config_file)],
+                              capture_output=True, text=True, timeout=60, check=True)
+
+    async def wait_for(predicate, what: str) -> None:
+        for _ in range(100):  # the server re-reads the keyring about once a second
+            if predicate():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"server did not pick up {what}")
+
+    async def scenario() -> None:
+        from gateway.config.loader import load_config
+
+        gateway = await create_gateway(load_config(config_file))
+        await gateway.start()
+        api = ApiClient(gateway.urls[0])
+        try:
+            old = json.loads((await asyncio.to_thread(cli, "token", "issue", "--sub", "old", "--role", "viewer",
+                                                      "--json")).stdout)
+            assert (await api.request("GET", "/api/v1/status", token=old["token"])).status == 200
+            await asyncio.to_thread(cli, "keys", "rotate")
+            await wait_for(lambda: gateway.context.keyring.active_kid != old["kid"], "the rotation")
+            assert (await api.request("GET", "/api/v1/status", token=old["token"])).status == 200
+            new = json.loads((await asyncio.to_thread(cli, "token", "issue", "--sub", "new", "--role", "viewer",
+                                                      "--json")).stdout)
+            assert new["kid"] == gateway.context.keyring.active_kid != old["kid"]
+            assert (await api.request("GET", "/api/v1/status", token=new["token"])).status == 200
+
+            await asyncio.to_thread(cli, "keys", "revoke", old["kid"])
+            statuses = {k.kid: k.status for k in gateway.context.keyring.keys()}
+            await wait_for(lambda: {k.kid: k.status for k in gateway.context.keyring.keys()}[old["kid"]] == "revoked",
+                           f"the revocation (keys were {statuses})")
+            refused = await api.request("GET", "/api/v1/status", token=old["token"])
+            assert refused.status == 401
+            assert refused.json()["error"]["message"] == "the token was signed with a revoked key"
+            assert (await api.request("GET", "/api/v1/status", token=new["token"])).status == 200
+            actions = [e.action for e in await gateway.context.audit.list(limit=20)]
+            assert "keys.rotate" in actions and "keys.revoke" in actions
+        finally:
+            await api.close()
+            await gateway.stop()
+
+    asyncio.run(scenario())
