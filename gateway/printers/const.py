@@ -1,0 +1,42 @@
+"""Every number and name of the printer part that matters, with its unit."""
+
+from __future__ import annotations
+
+MQTT_PORT = 8883
+MQTT_USERNAME = "bblp"
+KEEPALIVE_S = 30
+CONNECT_TIMEOUT_S = 10.0
+
+OFFLINE_AFTER_S = 60.0  # no report for this long: offline, and a full report is requested again
+WATCH_INTERVAL_S = 1.0  # how often the driver checks for silence
+RECONNECT_INITIAL_S = 1.0
+RECONNECT_MAX_S = 60.0
+RECONNECT_JITTER_FRACTION = 0.3
+
+MAX_REPORT_BYTES = 256 * 1024  # larger payloads are dropped unparsed
+MAX_MERGE_DEPTH = 8  # deeper nesting in a report is dropped
+RECENT_COMMANDS_KEPT = 20
+COMMAND_REPLY_TIMEOUT_S = 10.0
+MAX_INBOX_MESSAGES = 1000  # per printer; older messages are dropped by the client's queue
+
+TEMPERATURE_SAMPLE_INTERVAL_S = 1.0  # at most one telemetry sample per metric and printer per interval
+
+DEFAULT_NOZZLE_MAX_C = 300.0
+DEFAULT_BED_MAX_C = 110.0
+ABSOLUTE_NOZZLE_MAX_C = 320.0
+ABSOLUTE_BED_MAX_C = 130.0
+
+# Newer firmware refuses unsigned commands with this error code and reason.
+VERIFICATION_FAILED_ERR_CODE = 84033543
+VERIFICATION_FAILED_REASON = "mqtt message verify failed"
+
+SERIAL_PATTERN = r"^[A-Z0-9]{8,20}$"
+SHA256_PIN_PATTERN = r"^[0-9a-f]{64}$"
+
+
+def report_topic(serial: str) -> str:
+    return f"device/{serial}/report"
+
+
+def request_topic(serial: str) -> str:
+    return f"device/{serial}/request"
