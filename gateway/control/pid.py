@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -117,9 +118,8 @@ class ZonePid:
         self._s = _State()
 
     def set_gains(self, gains: PidGains) -> None:
-        """Use new gains from the next update on (integral kept, clamped to the new limit)."""
-        s = self._settings
-        self._settings = PidSettings(gains, s.derivative_filter_s, s.functional_range_c, s.integral_limit, s.ramp_c_per_s)
+        """Use new gains from the next update on (integral and filter state kept)."""
+        self._settings = dataclasses.replace(self._settings, gains=gains)
 
     def update(self, setpoint_c: float | None, temp_c: float, now_s: float) -> float:
         """The heater output (0..1) for ``temp_c`` measured at ``now_s``; ``None`` setpoint = off."""
