@@ -21,6 +21,7 @@ from gateway import __version__
 from gateway.api.context import ApiContext
 from gateway.api.models import AuthStatus, LoopStatus, PartStatus, StatusResponse, WatchdogStatus
 from gateway.api.table import core_routes
+from gateway.api.telemetry import telemetry_routes
 from gateway.audit.store import AuditLog
 from gateway.auth.backoff import FailedAuthTracker
 from gateway.auth.keyring import Keyring
@@ -36,6 +37,8 @@ from gateway.lifecycle.watchdog import LoopLagMonitor, WatchdogPinger
 from gateway.metrics import GatewayMetrics
 from gateway.statedb.connection import open_state_db
 from gateway.statedb.tokens import TokenRegistry
+from gateway.telemetry.integrity import record_quarantine
+from gateway.telemetry.store import TelemetryStore
 from gateway.web.feed import LiveFeed
 from gateway.web.live import LiveHub
 from gateway.web.routes import web_routes
@@ -89,6 +92,8 @@ class Gateway:
     live: LiveHub
     routes: list[Route] = field(default_factory=list)
     """Every served route: the core table plus each part's own (composed by `create_gateway`)."""
+    telemetry: TelemetryStore | None = None
+    """The telemetry buffer: the `TelemetrySink` producers receive, and the pull API's store."""
     started_monotonic: float = field(default_factory=time.monotonic)
     http: HttpServer | None = None
     stopping: bool = False
@@ -104,6 +109,8 @@ class Gateway:
                 shutdown_timeout_s=self.config.lifecycle.shutdown_timeout_s / 2,
             )
         except BaseException:
+            if self.telemetry is not None:
+                await self.telemetry.close()
             await self.db.close()
             raise
         self.supervisor.start()
@@ -116,6 +123,8 @@ class Gateway:
         if self.http is not None:
             await self.http.stop()
         await self.supervisor.stop(self.config.lifecycle.shutdown_timeout_s / 2)
+        if self.telemetry is not None:
+            await self.telemetry.close()  # final flush; joins its threads
         await self.db.close()
         self.notifier.close()
 
@@ -137,6 +146,9 @@ class Gateway:
 
     def status(self) -> StatusResponse:
         parts = [_part_status(h) for h in self.supervisor.health()]
+        for part in parts:
+            if self.telemetry is not None and part.name == self.telemetry.name:
+                part.detail = self.telemetry.stats()
         state = "stopping" if self.stopping else ("degraded" if self.degraded() else "ok")
         uptime = time.monotonic() - self.started_monotonic
         return StatusResponse(
@@ -183,6 +195,14 @@ async def create_gateway(
     except BaseException:
         await db.close()
         raise
+    try:
+        telemetry = await TelemetryStore.open(config.telemetry.db_path(config.gateway.state_dir), config.telemetry,
+                                              clock=clock, monotonic=monotonic)
+    except BaseException:
+        await db.close()
+        raise
+    if telemetry.quarantined is not None:
+        await record_quarantine(AuditLog(db, clock), telemetry.quarantined, telemetry.epoch)
     metrics = GatewayMetrics()
     backoff = config.auth.backoff
     tracker = FailedAuthTracker(
@@ -206,12 +226,14 @@ async def create_gateway(
     live = LiveHub(feed)
     gateway = Gateway(config=config, notifier=notifier, clock=clock, db=db, context=context,
                       supervisor=supervisor, loop_monitor=loop_monitor, watchdog=watchdog, live=live,
-                      routes=[*core_routes(), *web_routes(live)])
+                      routes=[*core_routes(), *web_routes(live), *telemetry_routes(telemetry)],
+                      telemetry=telemetry)
     feed.add("status", lambda: gateway.status())
     context.is_healthy = gateway.is_healthy
     metrics.add_refresher(gateway.refresh_metrics)
     supervisor.add(loop_monitor)
     supervisor.add(AuthRefresher(keyring, revocations, registry, tracker, metrics))
     supervisor.add(watchdog)
+    supervisor.add(telemetry)
     return gateway
 

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from gateway.auth import const as auth_const
+from gateway.telemetry.config import TelemetrySection
 
 GATEWAY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 DEFAULT_STATE_DIR = Path("/var/lib/edge-gateway")
@@ -197,6 +198,7 @@ class GatewayConfig(_Section):
     auth: AuthSection = Field(default_factory=AuthSection)
     secrets: SecretsSection = Field(default_factory=SecretsSection)
     lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
+    telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
 
     @property
     def state_db_path(self) -> Path:

@@ -1,0 +1,82 @@
+"""The byte budget and the overflow policy: pure rules, no I/O.
+
+SQLite enforces the budget itself: ``max_page_count`` caps the database file, and the WAL is kept
+bounded by checkpointing every ``wal_autocheckpoint`` pages and truncating it back to
+``journal_size_limit`` afterwards. An insert that would pass the cap fails with SQLITE_FULL, exactly as
+a full disk (ENOSPC) does; both are handled as overflow by the store, never as a crash or a retry loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from dataclasses import dataclass
+
+from gateway.telemetry.const import (
+    DROP_CHUNK_FRACTION,
+    DROP_CHUNK_MIN_SAMPLES,
+    PAGE_SIZE_BYTES,
+    WAL_BUDGET_FRACTION,
+    WAL_BUDGET_MAX_BYTES,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPragmas:
+    max_page_count: int
+    wal_autocheckpoint_pages: int
+    journal_size_limit_bytes: int
+
+    def statements(self) -> tuple[str, ...]:
+        return (
+            f"PRAGMA max_page_count = {self.max_page_count}",
+            f"PRAGMA wal_autocheckpoint = {self.wal_autocheckpoint_pages}",
+            f"PRAGMA journal_size_limit = {self.journal_size_limit_bytes}",
+        )
+
+
+def budget_pragmas(max_bytes: int, page_size: int = PAGE_SIZE_BYTES) -> BudgetPragmas:
+    """Split ``max_bytes`` between the database file and its WAL."""
+    wal_bytes = min(WAL_BUDGET_MAX_BYTES, max_bytes // WAL_BUDGET_FRACTION)
+    wal_pages = max(1, wal_bytes // page_size)
+    db_pages = max(8, (max_bytes - wal_pages * page_size) // page_size)
+    return BudgetPragmas(max_page_count=db_pages, wal_autocheckpoint_pages=wal_pages,
+                         journal_size_limit_bytes=wal_pages * page_size)
+
+
+def drop_chunk(rows: int, batch: int) -> int:
+    """How many of the oldest samples drop_oldest deletes to make room for a batch of ``batch``."""
+    return max(DROP_CHUNK_MIN_SAMPLES, rows // DROP_CHUNK_FRACTION, batch)
+
+
+def is_full_error(exc: BaseException) -> bool:
+    """SQLITE_FULL (budget reached, or the disk is full) or an ENOSPC surfacing as an OS error."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF == sqlite3.SQLITE_FULL:
+            return True
+        return "database or disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+@dataclass
+class Counters:
+    """What status, ``db stats`` and metrics report about losses and writes."""
+
+    dropped_samples: int = 0  # deleted by drop_oldest before an ack (persisted; gap markers say which)
+    rejected_samples: int = 0  # refused under reject_new, or lost with a batch the full disk refused (persisted)
+    dropped_pending: int = 0  # refused because too much was waiting in memory (disk failing)
+    refused_series: int = 0  # samples of a new series beyond MAX_SERIES
+    flushes: int = 0
+    write_errors: int = 0
+    last_flush_at: float | None = None
+    last_error: str | None = None
+    disk_full_events: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dropped_samples": self.dropped_samples, "rejected_samples": self.rejected_samples,
+            "dropped_pending": self.dropped_pending, "refused_series": self.refused_series,
+            "flushes": self.flushes, "write_errors": self.write_errors, "disk_full_events": self.disk_full_events,
+            "last_flush_at": self.last_flush_at, "last_error": self.last_error,
+        }

@@ -1,0 +1,45 @@
+"""Every number of the telemetry buffer that matters, named once with its unit."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Flushing: producers' samples wait in memory at most this long (the crash-loss window).
+FLUSH_INTERVAL_MS: Final = 250
+FLUSH_BATCH_SAMPLES: Final = 20_000
+"""A flush starts early once this many samples are pending (one executemany, one transaction)."""
+MAX_PENDING_SAMPLES: Final = 500_000
+"""Samples held in memory while the disk refuses writes; beyond this, new samples are dropped and counted."""
+FLUSH_RETRY_DELAY_MS: Final = 1_000
+"""After a failed write (I/O error, locked file), wait this long before trying the same batch again."""
+
+# Size budget.
+DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
+MIN_MAX_BYTES: Final = 256 * 1024
+PAGE_SIZE_BYTES: Final = 4096
+WAL_BUDGET_FRACTION: Final = 8
+"""The WAL may use up to 1/8 of the byte budget (capped by WAL_BUDGET_MAX_BYTES); the rest is the file."""
+WAL_BUDGET_MAX_BYTES: Final = 8 * 1024 * 1024
+DROP_CHUNK_MIN_SAMPLES: Final = 1_000
+DROP_CHUNK_FRACTION: Final = 16
+"""On overflow, drop_oldest deletes max(DROP_CHUNK_MIN_SAMPLES, rows / DROP_CHUNK_FRACTION, batch) rows."""
+OVERFLOW_MAX_ROUNDS: Final = 8
+"""Drop-and-retry rounds for one batch before it is counted as lost (a disk that stays full)."""
+REJECT_PROBE_INTERVAL_MS: Final = 1_000
+"""With reject_new on a full buffer, producers are refused until an ack frees space or this probe retries."""
+
+# Reading and acknowledging.
+PAGE_DEFAULT_SAMPLES: Final = 1_000
+PAGE_MAX_SAMPLES: Final = 10_000
+ACK_DELETE_CHUNK_SAMPLES: Final = 50_000
+"""An ack deletes in transactions of at most this many rows, so a huge ack never holds the lock for long."""
+
+# Identity of the file and its contents.
+SCHEMA_VERSION: Final = 1
+APPLICATION_ID: Final = 0x45475442  # "EGTB": edge-gateway telemetry buffer
+EPOCH_HEX_CHARS: Final = 16
+MAX_SERIES: Final = 65_535
+"""Distinct (source, metric) pairs; samples of further new series are refused and counted."""
+GAP_SOURCE: Final = "telemetry"
+GAP_METRIC: Final = "gap"
+THREAD_JOIN_TIMEOUT_S: Final = 5.0
