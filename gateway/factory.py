@@ -128,6 +128,14 @@ class Gateway:
         await self.db.close()
         self.notifier.close()
 
+    def report_part_change(self, health: PartHealth) -> None:
+        """Tell the service manager (STATUS=) when a part fails, and when all run again after that."""
+        if health.state == PartState.FAILED:
+            self.notifier.status(f"degraded: {health.name} failed ({health.last_error}); "
+                                 f"restart in {health.next_restart_in_s} s")
+        elif health.state == PartState.RUNNING and health.restarts > 0 and not self.degraded():
+            self.notifier.status(f"serving on {', '.join(self.urls)}")
+
     def is_healthy(self) -> bool:
         """For /healthz: the service answers and is not shutting down (parts' health is in status)."""
         return not self.stopping
@@ -211,7 +219,7 @@ async def create_gateway(
     )
     supervisor = Supervisor(
         restart_initial_s=config.lifecycle.restart_initial_s, restart_max_s=config.lifecycle.restart_max_s,
-        clock=clock, monotonic=monotonic,
+        clock=clock, monotonic=monotonic, on_change=lambda health: gateway.report_part_change(health),
     )
     loop_monitor = LoopLagMonitor(max_lag_s=config.lifecycle.loop_lag_max_s, monotonic=monotonic)
     watchdog = WatchdogPinger(notifier, [loop_monitor.check])

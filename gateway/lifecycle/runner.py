@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 
+from gateway.auth.errors import KeyringError
 from gateway.config.models import GatewayConfig
 from gateway.factory import Gateway, create_gateway
 from gateway.http.server import BindError
+from gateway.lifecycle.const import LEFTOVER_TASK_WAIT_S
 from gateway.lifecycle.notify import SystemdNotifier
+from gateway.statedb.migrate import SchemaTooNewError
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-LEFTOVER_TASK_WAIT_S = 1.0
+# Start-up failures with a cause the operator can fix from the message alone (no traceback needed).
+EXPECTED_STARTUP_ERRORS = (BindError, OSError, KeyringError, sqlite3.Error, SchemaTooNewError)
 
 EXIT_OK = 0
 EXIT_STARTUP_FAILED = 1
@@ -36,25 +42,34 @@ async def run_service(
         try:
             gateway = await create_gateway(config, notifier=notifier)
             await gateway.start()
-        except (BindError, OSError) as exc:
+        except EXPECTED_STARTUP_ERRORS as exc:
             log.error("start-up failed: %s", exc)
             notifier.status(f"start-up failed: {exc}")
             return EXIT_STARTUP_FAILED
-        notifier.ready(f"serving on {', '.join(gateway.urls)}")
+        except Exception as exc:
+            log.exception("start-up failed: %s: %s", type(exc).__name__, exc)
+            notifier.status(f"start-up failed: {type(exc).__name__}: {exc}")
+            return EXIT_STARTUP_FAILED
+        await notifier.ready(f"serving on {', '.join(gateway.urls)}")
         if on_ready is not None:
             result = on_ready(gateway)
             if result is not None:
                 await result
         await stop.wait()
         log.info("stop signal received; shutting down")
-        notifier.stopping("shutting down")
+        # STOPPING=1 goes out while the parts stop: a lagging manager must not delay the shutdown.
+        stopping = asyncio.create_task(notifier.stopping("shutting down"), name="notify:stopping")
         await gateway.stop()
+        await stopping
         await _cancel_leftover_tasks()
+        await loop.shutdown_default_executor()  # its threads (name lookups) end here, not after the check
+        _report_leftover_threads()
         log.info("stopped")
         return EXIT_OK
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        notifier.close()
 
 
 async def _cancel_leftover_tasks() -> None:
@@ -67,3 +82,10 @@ async def _cancel_leftover_tasks() -> None:
     for task in leftovers:
         task.cancel()
     await asyncio.wait(leftovers, timeout=LEFTOVER_TASK_WAIT_S)
+
+
+def _report_leftover_threads() -> None:
+    """Every thread (aiosqlite's connection threads) should have ended with its part; log any that did not."""
+    leftovers = [t for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive()]
+    if leftovers:
+        log.warning("threads still running at shutdown: %s", ", ".join(t.name for t in leftovers))

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-log = logging.getLogger(__name__)
+from gateway.lifecycle.const import LAST_ERROR_MAX_CHARS, RESTART_JITTER_FRACTION, STABLE_RUN_S
 
-STABLE_RUN_S = 60.0
-RESTART_JITTER_FRACTION = 0.2
-LAST_ERROR_MAX_CHARS = 200
+log = logging.getLogger(__name__)
 
 
 class Part(Protocol):

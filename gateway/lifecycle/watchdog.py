@@ -13,12 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.lifecycle.const import LOOP_PROBE_INTERVAL_S, WATCHDOG_DEFAULT_INTERVAL_S
 from gateway.lifecycle.notify import SystemdNotifier
 
 log = logging.getLogger(__name__)
-
-LOOP_PROBE_INTERVAL_S = 0.25
-WATCHDOG_DEFAULT_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 from gateway.config.models import GatewayConfig
 from gateway.factory import create_gateway
+from gateway.lifecycle.notify import SystemdNotifier
 from tests.support.gateway import ApiClient, issue
+from tests.support.notify import NotifyListener
 
 
 class Broken:
@@ -62,3 +65,44 @@ async def test_stop_leaves_no_task_and_no_thread(gateway_config: GatewayConfig) 
     status = gateway.status()
     assert status.state == "stopping"
     assert all(p.state == "stopped" for p in status.parts)
+
+
+class FailsTwice:
+    name = "flaky-link"
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def run(self) -> None:
+        self.runs += 1
+        if self.runs <= 2:
+            raise ConnectionError(f"link lost {self.runs}")
+        await asyncio.Event().wait()
+
+
+async def test_part_failure_and_recovery_reported_to_the_service_manager(
+    gateway_config: GatewayConfig, tmp_path: Path
+) -> None:
+    listener = NotifyListener(tmp_path / "notify.sock")
+    gateway = await create_gateway(gateway_config, notifier=SystemdNotifier(str(tmp_path / "notify.sock")))
+    part = FailsTwice()
+    gateway.supervisor.add(part)
+    await gateway.start()
+    try:
+        degraded = await asyncio.to_thread(listener.wait_for, "STATUS", 10)
+        assert degraded["STATUS"].startswith("degraded: flaky-link failed (ConnectionError: link lost 1)")
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if part.runs >= 3 and not gateway.degraded():
+                break
+        statuses = [m["STATUS"] for m in listener.messages if "STATUS" in m]
+        for _ in range(100):
+            statuses = [m["STATUS"] for m in listener.messages if "STATUS" in m]
+            if statuses and statuses[-1].startswith("serving on"):
+                break
+            await asyncio.sleep(0.05)
+        assert any("link lost 2" in text for text in statuses), statuses
+        assert statuses[-1] == f"serving on {gateway.urls[0]}", statuses
+    finally:
+        await gateway.stop()
+        listener.close()

@@ -91,6 +91,7 @@ async def test_sigterm_under_load_exits_0_with_notify_messages(tmp_path: Path) -
     assert served > 0
     assert stopping["STOPPING"] == "1"
     assert "tasks still running at shutdown" not in stderr
+    assert "threads still running at shutdown" not in stderr  # aiosqlite's thread ended with the database
     assert "Traceback" not in stderr
     with socket.socket() as probe:  # nothing listens any more
         assert probe.connect_ex(("127.0.0.1", port)) != 0
@@ -106,4 +107,16 @@ def test_startup_failure_is_reported_plainly(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "cannot listen on 127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unsafe_keys_directory_is_reported_plainly(tmp_path: Path) -> None:
+    config = write_config(tmp_path, free_port())
+    keys = tmp_path / "state" / "keys"
+    keys.mkdir(parents=True)
+    keys.chmod(0o777)  # other users could plant a signing key
+    result = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "start-up failed" in result.stderr and "writable by other users" in result.stderr
     assert "Traceback" not in result.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -26,10 +28,10 @@ def receive(sock: socket.socket) -> dict[str, str]:
     return dict(line.split("=", 1) for line in data.splitlines())
 
 
-def test_ready_stopping_status_watchdog(notify_socket) -> None:
+async def test_ready_stopping_status_watchdog(notify_socket) -> None:
     path, sock = notify_socket
     notifier = SystemdNotifier.from_environ({"NOTIFY_SOCKET": str(path)})
-    assert notifier.ready("serving on http://127.0.0.1:1")
+    assert await notifier.ready("serving on http://127.0.0.1:1")
     message = receive(sock)
     assert message["READY"] == "1" and message["MAINPID"] == str(os.getpid())
     assert message["STATUS"] == "serving on http://127.0.0.1:1"
@@ -37,7 +39,7 @@ def test_ready_stopping_status_watchdog(notify_socket) -> None:
     assert receive(sock) == {"STATUS": "a multiline status"}
     notifier.watchdog()
     assert receive(sock) == {"WATCHDOG": "1"}
-    notifier.stopping()
+    assert await notifier.stopping()
     assert receive(sock)["STOPPING"] == "1"
     notifier.close()
 
@@ -54,10 +56,72 @@ def test_abstract_socket_address() -> None:
         sock.close()
 
 
-def test_without_systemd_nothing_is_sent_and_nothing_raises(tmp_path: Path) -> None:
-    assert SystemdNotifier.from_environ({}).ready("x") is False
+async def test_without_systemd_nothing_is_sent_and_nothing_raises(tmp_path: Path) -> None:
+    assert await SystemdNotifier.from_environ({}).ready("x") is False
     gone = SystemdNotifier(str(tmp_path / "no-such.sock"))
     assert gone.enabled and gone.watchdog() is False
+    started = time.monotonic()
+    assert await gone.ready("x") is False  # a socket that is gone is not retried
+    assert time.monotonic() - started < 1.0 and gone.state_retries == 0
+
+
+def fill_queue(notifier: SystemdNotifier) -> int:
+    """Send WATCHDOG=1 until the manager's queue is full (it reads nothing meanwhile)."""
+    sent = 0
+    while notifier.watchdog():
+        sent += 1
+        assert sent < 10_000, "the queue never filled"
+    return sent
+
+
+def drain(sock: socket.socket) -> list[dict[str, str]]:
+    messages = []
+    sock.setblocking(False)
+    try:
+        while True:
+            data = sock.recv(4096).decode()
+            messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+    except BlockingIOError:
+        return messages
+
+
+async def test_state_messages_wait_for_a_lagging_manager(notify_socket) -> None:
+    """READY=1 and STOPPING=1 are retried while the queue is full; the event loop keeps running."""
+    path, sock = notify_socket
+    notifier = SystemdNotifier(str(path))
+    queued = fill_queue(notifier)
+    assert queued >= 1
+    ticks = 0
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.create_task(other_work())
+    ready = asyncio.create_task(notifier.ready("serving"))
+    await asyncio.sleep(0.3)  # the manager lags...
+    assert not ready.done() and notifier.state_retries >= 3
+    assert ticks >= 10  # ...and the loop is not blocked while READY=1 waits
+    first = drain(sock)  # the manager catches up
+    assert await asyncio.wait_for(ready, 5) is True
+    ticker.cancel()
+    later = drain(sock)
+    assert len(first) == queued and all(m == {"WATCHDOG": "1"} for m in first)
+    assert [m.get("READY") for m in later] == ["1"]
+    notifier.close()
+
+
+async def test_state_retry_is_bounded(notify_socket) -> None:
+    path, sock = notify_socket
+    notifier = SystemdNotifier(str(path), state_retry_total_s=0.2)
+    fill_queue(notifier)
+    started = time.monotonic()
+    assert await notifier.stopping() is False  # nobody reads: given up after the bound
+    assert 0.15 <= time.monotonic() - started < 2.0
+    assert all("STOPPING" not in m for m in drain(sock))
+    notifier.close()
 
 
 def test_watchdog_interval_from_environment() -> None:
