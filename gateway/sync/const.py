@@ -31,3 +31,7 @@ MESSAGE_MAX_CHARS = 300
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 JSON_CONTENT_TYPE = "application/json"
+STOPPED_RECHECK_S = 300.0
+"""While stopped on a certificate problem with unchanged files: try again this often anyway (the endpoint may have been fixed)."""
+TLS_PROBE_TIMEOUT_S = 1.0
+"""After a reset connection: how long a fresh idle TLS connection is watched for the endpoint refusing us."""

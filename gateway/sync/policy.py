@@ -80,11 +80,14 @@ def certificate_problem(exc: BaseException) -> str | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            detail = current.verify_message or current.reason or str(current)
-            return f"server certificate rejected: {detail}"
+        # aiohttp's ClientConnectorCertificateError subclasses ssl.CertificateError without its attributes:
+        # look inside it (certificate_error) for the real one
+        if isinstance(current, ssl.SSLCertVerificationError) and getattr(current, "verify_message", None):
+            return f"server certificate rejected: {current.verify_message}"
         if isinstance(current, ssl.SSLError):
-            reason = current.reason or ""
+            reason = getattr(current, "reason", None) or ""
+            if reason == "CERTIFICATE_VERIFY_FAILED":
+                return f"server certificate rejected: {current}"
             if reason in CERT_ALERT_REASONS:
                 return f"the endpoint refused our client certificate ({reason.lower()})"
             if reason in LOCAL_CERT_REASONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from pathlib import Path
 
@@ -39,3 +40,26 @@ def files_signature(*paths: Path | None) -> tuple[tuple[str, int, int], ...]:
         except OSError:
             signature.append((str(path), -1, -1))
     return tuple(signature)
+
+
+def probe_refusal(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -> BaseException | str | None:
+    """After a connection was reset: open a fresh TLS connection, send nothing, and listen briefly.
+
+    With TLS 1.3 a server verifies the client certificate only after the client considers the handshake
+    done, so a refused certificate shows up as a reset of the request, not as a handshake error. A
+    server that refuses us then sends an alert (raised here as ``ssl.SSLError``, returned) or just
+    closes (returned as a plain description); a server that accepts us waits for a request (None).
+    """
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                if tls.recv(1) == b"":
+                    return ("the endpoint refused our client certificate (it closes every connection right after the "
+                            "TLS handshake)")
+    except (TimeoutError, socket.timeout):
+        return None
+    except ssl.SSLError as exc:
+        return exc
+    except OSError:
+        return None
+    return None

@@ -14,6 +14,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -25,7 +26,7 @@ from gateway.sync.policy import Decision, Outcome, RetryPolicy, certificate_prob
 from gateway.sync.progress import InFlight, SyncProgress
 from gateway.sync.source import SourceCursor, StaleCursorError, SyncSource
 from gateway.sync.status import SyncState, SyncStatus
-from gateway.sync.tls import client_context, files_signature
+from gateway.sync.tls import client_context, files_signature, probe_refusal
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class SyncWorker:
             raise ValueError("sync settings are incomplete (endpoint, ca_file, cert_file, key_file)")
         self._settings = settings
         self._endpoint = settings.endpoint
+        endpoint = urlsplit(settings.endpoint)
+        self._host = endpoint.hostname or ""
+        self._port = endpoint.port or 443
+        self._context: ssl.SSLContext | None = None
         self._gateway_id = gateway_id
         self._source = source
         self._deadletters = deadletters
@@ -143,6 +148,7 @@ class SyncWorker:
                 problem = certificate_problem(exc) or f"cannot load the sync certificates: {exc}"
                 await self._stop_until_files_change(problem, signature)
                 continue
+            self._context = context
             timeout = aiohttp.ClientTimeout(total=self._settings.request_timeout_s,
                                             connect=self._settings.connect_timeout_s)
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=1),
@@ -155,14 +161,16 @@ class SyncWorker:
 
     async def _stop_until_files_change(self, problem: str, signature: tuple[tuple[str, int, int], ...]) -> None:
         """Sync stays stopped (nothing is lost: rows stay buffered) until provisioning replaces a file."""
-        message = f"sync stopped: {problem}. Data stays buffered; sync resumes when the certificate files change."
+        message = (f"sync stopped: {problem}. Data stays buffered; sync tries again when the certificate files "
+                   f"change, or in {const.STOPPED_RECHECK_S / 60:.0f} min.")
         log.error("%s", message)
         await self._set_state("stopped", message[: const.MESSAGE_MAX_CHARS * 2])
-        while self._tls_files() == signature:
+        give_up_at = self._monotonic() + const.STOPPED_RECHECK_S
+        while self._tls_files() == signature and self._monotonic() < give_up_at:
             await self._refresh_backlog()
             await self._persist()
             await self._sleep(const.CERT_RECHECK_INTERVAL_S)
-        log.info("sync certificate files changed; resuming")
+        log.info("sync: trying the endpoint again after a certificate problem")
 
     async def _push_until_stopped(self, session: aiohttp.ClientSession) -> str:
         while True:
@@ -234,7 +242,23 @@ class SyncWorker:
                 await response.read()
                 return self._policy.after_response(response.status, response.headers, attempt)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            return self._policy.after_error(exc, attempt)
+            decision = self._policy.after_error(exc, attempt)
+            if decision.outcome is Outcome.RETRY and isinstance(exc, (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
+                decision = await self._diagnose_reset(decision, attempt)
+            return decision
+
+    async def _diagnose_reset(self, decision: Decision, attempt: int) -> Decision:
+        """A reset may be the endpoint refusing our certificate (TLS 1.3 reports it late): look once more."""
+        if self._context is None:
+            return decision
+        found = await asyncio.to_thread(probe_refusal, self._host, self._port, self._context, const.TLS_PROBE_TIMEOUT_S)
+        if isinstance(found, str):
+            return Decision(Outcome.STOP, found)
+        if found is not None:
+            stop = self._policy.after_error(found, attempt)
+            if stop.outcome is Outcome.STOP:
+                return stop
+        return decision
 
     async def _settle(self, batch: Batch) -> None:
         """The batch's rows are done with: ack them in the buffer (then they may be deleted), forget the in-flight note."""
