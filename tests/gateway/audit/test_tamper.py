@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -175,3 +176,34 @@ async def test_list_survives_unreadable_details(db_path: Path) -> None:
     async with state_db(db_path) as conn:
         entries = await AuditLog(conn, FakeClock()).list()
     assert dict(next(e for e in entries if e.id == MIDDLE).details) == {"_unreadable": True}
+
+
+def changed(column: str, value: object) -> object:
+    """A different value of the same kind, as an editor of the file would write it."""
+    if column == "ts":
+        return float(value) + 1.0  # type: ignore[arg-type]
+    if column == "details":
+        return json.dumps({**json.loads(str(value)), "status": 299})
+    if column in ("prev_hash", "hash"):
+        text = str(value)
+        return ("0" if text[0] != "0" else "1") + text[1:]
+    return f"{value}x"
+
+
+async def test_tampering_with_any_column_of_any_entry_names_that_entry(tmp_path: Path) -> None:
+    template = tmp_path / "template.db"
+    await build_log(template)
+    assert (await verify(template)).ok
+    for entry_id in range(1, ENTRY_COUNT + 1):
+        for column in COLUMNS:
+            path = tmp_path / f"case-{entry_id}-{column}.db"
+            shutil.copy(template, path)
+
+            def edit(plain: sqlite3.Connection) -> None:
+                value = row(plain, entry_id)[column]
+                plain.execute(f"UPDATE audit_log SET {column} = ? WHERE id = ?", (changed(column, value), entry_id))
+
+            tamper(path, edit)
+            result = await verify(path)
+            assert (result.ok, result.first_broken_id) == (False, entry_id), (entry_id, column, result)
+            path.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -12,7 +13,9 @@ from gateway.auth.roles import Permission
 from gateway.factory import Gateway
 from gateway.http.app import build_web_app
 from gateway.http.routes import Route
+from gateway.http.middlewares.security_headers import API_CSP, PAGE_CSP
 from gateway.http.server import start_http
+from gateway.logs import RequestIdFilter
 from tests.support.gateway import ApiClient, issue
 
 
@@ -125,3 +128,93 @@ def test_route_without_permission_cannot_be_declared() -> None:
 
     with pytest.raises(ValueError, match="names no permission"):
         Route("GET", "/api/v1/open", "open", handler, "oops")
+
+
+class RecordsWithRequestId(logging.Handler):
+    """Collects records after the same filter the service's log handler uses."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(RequestIdFilter())
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_every_log_line_of_a_request_carries_its_request_id(gateway: Gateway) -> None:
+    handler_log = logging.getLogger("gateway.test.handler")
+
+    async def chatty(request: web.Request) -> web.Response:
+        handler_log.info("handling %s", request.path)
+        await asyncio.sleep(0)  # across an await, too
+        handler_log.warning("still handling %s", request.path)
+        return web.json_response({"ok": True})
+
+    routes = core_routes() + [Route("GET", "/api/v1/chatty", "chatty", chatty, "test", permission=Permission.STATUS_READ)]
+    server = await start_http(build_web_app(gateway.context, routes), gateway.config.http, shutdown_timeout_s=1)
+    api = ApiClient(server.urls[0])
+    collector = RecordsWithRequestId()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(collector)
+    root.setLevel(logging.DEBUG)
+    try:
+        token = await issue(gateway, "viewer")
+        replies = [await api.request("GET", "/api/v1/chatty", token=token) for _ in range(3)]
+        unauthorized = await api.request("GET", "/api/v1/chatty")
+    finally:
+        root.removeHandler(collector)
+        root.setLevel(old_level)
+        await api.close()
+        await server.stop()
+    for reply in [*replies, unauthorized]:
+        request_id = reply.headers["X-Request-ID"]
+        lines = [r for r in collector.records if r.request_id == request_id]  # type: ignore[attr-defined]
+        assert any("GET /api/v1/chatty ->" in r.getMessage() for r in lines), request_id  # the request line
+        if reply.status == 200:
+            assert [r.getMessage() for r in lines if r.name == "gateway.test.handler"] == [
+                "handling /api/v1/chatty", "still handling /api/v1/chatty"]
+    handler_lines = [r for r in collector.records if r.name == "gateway.test.handler"]
+    assert len(handler_lines) == 6 and all(r.request_id != "-" for r in handler_lines)  # type: ignore[attr-defined]
+    assert len({r.request_id for r in handler_lines}) == 3  # type: ignore[attr-defined]
+
+
+async def test_page_gets_the_page_csp_and_api_errors_keep_the_api_headers(gateway: Gateway) -> None:
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>t</title>", content_type="text/html")
+
+    routes = core_routes() + [Route("GET", "/test-page", "test.page", page, "test", public=True, content_type="text/html")]
+    server = await start_http(build_web_app(gateway.context, routes), gateway.config.http, shutdown_timeout_s=1)
+    api = ApiClient(server.urls[0])
+    try:
+        reply = await api.request("GET", "/test-page")
+        assert reply.status == 200
+        assert reply.headers["Content-Security-Policy"] == PAGE_CSP
+        assert "'unsafe-inline'" not in PAGE_CSP and "frame-ancestors 'none'" in PAGE_CSP
+        assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["X-Frame-Options"] == "DENY"
+        assert reply.headers["Cache-Control"] == "no-cache" and reply.headers["X-Request-ID"]
+        token = await issue(gateway, "admin")
+        big = await api.request("POST", "/api/v1/tokens", token=token, data=b"x" * (64 * 1024 + 1),
+                                headers={"Content-Type": "application/json"})
+        for _ in range(6):
+            blocked = await api.request("GET", "/api/v1/status", token="bad")
+        for error in (big, blocked):
+            assert error.status in (413, 429)
+            assert error.headers["Content-Security-Policy"] == API_CSP
+            assert error.headers["Cache-Control"] == "no-store" and error.headers["X-Request-ID"]
+            assert error.headers["X-Content-Type-Options"] == "nosniff"
+        assert blocked.status == 429 and big.status == 413
+    finally:
+        await api.close()
+        await server.stop()
+
+
+async def test_body_of_exactly_64_kib_is_read(gateway: Gateway, client: ApiClient) -> None:
+    token = await issue(gateway, "admin")
+    prefix, suffix = b'{"sub": "a", "role": "viewer", "pad": "', b'"}'
+    body = prefix + b"x" * (64 * 1024 - len(prefix) - len(suffix)) + suffix
+    assert len(body) == 64 * 1024
+    error = assert_error(await client.request("POST", "/api/v1/tokens", token=token, data=body,
+                                              headers={"Content-Type": "application/json"}), 422, "validation_error")
+    assert error["fields"][0]["field"] == "body.pad"  # read and validated, not refused for its size
