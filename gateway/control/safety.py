@@ -33,6 +33,7 @@ __all__ = [
     "SEVERITY",
     "FaultCode",
     "LatchedFault",
+    "Reading",
     "ResetResult",
     "SafetySupervisor",
     "Severity",
