@@ -20,6 +20,7 @@ import aiosqlite
 from gateway import __version__
 from gateway.api.context import ApiContext
 from gateway.api.models import AuthStatus, LoopStatus, PartStatus, StatusResponse, WatchdogStatus
+from gateway.api.printers import printer_routes, printer_view
 from gateway.api.table import core_routes
 from gateway.api.telemetry import telemetry_routes
 from gateway.audit.store import AuditLog
@@ -35,6 +36,7 @@ from gateway.lifecycle.notify import SystemdNotifier
 from gateway.lifecycle.supervisor import PartHealth, PartState, Supervisor
 from gateway.lifecycle.watchdog import LoopLagMonitor, WatchdogPinger
 from gateway.metrics import GatewayMetrics
+from gateway.printers.assembly import PrintersPart, build_printers
 from gateway.statedb.connection import open_state_db
 from gateway.statedb.tokens import TokenRegistry
 from gateway.telemetry.integrity import record_quarantine
@@ -97,6 +99,7 @@ class Gateway:
     started_monotonic: float = field(default_factory=time.monotonic)
     http: HttpServer | None = None
     stopping: bool = False
+    printers: PrintersPart | None = None
 
     @property
     def urls(self) -> list[str]:
@@ -230,18 +233,24 @@ async def create_gateway(
         registry=registry, revocations=revocations, audit=AuditLog(db, clock), failed_auth=tracker,
         metrics=metrics, status=lambda: gateway.status(),
     )
+    printers = build_printers(config.printers, state_dir=config.gateway.state_dir, key_file=config.encryption_key_file,
+                              sink=telemetry, clock=clock, monotonic=monotonic)
     feed = LiveFeed()
     live = LiveHub(feed)
     gateway = Gateway(config=config, notifier=notifier, clock=clock, db=db, context=context,
                       supervisor=supervisor, loop_monitor=loop_monitor, watchdog=watchdog, live=live,
-                      routes=[*core_routes(), *web_routes(live), *telemetry_routes(telemetry)],
-                      telemetry=telemetry)
+                      routes=[*core_routes(), *web_routes(live), *telemetry_routes(telemetry),
+                              *printer_routes(printers.manager)],
+                      telemetry=telemetry, printers=printers)
     feed.add("status", lambda: gateway.status())
     context.is_healthy = gateway.is_healthy
     metrics.add_refresher(gateway.refresh_metrics)
     supervisor.add(loop_monitor)
     supervisor.add(AuthRefresher(keyring, revocations, registry, tracker, metrics))
     supervisor.add(watchdog)
+    feed.add("printers", lambda: [printer_view(entry) for entry in printers.manager.entries()])
+    for part in printers.parts:
+        supervisor.add(part)
     supervisor.add(telemetry)
     return gateway
 

@@ -24,6 +24,7 @@ from pydantic import (
 
 from gateway.auth import const as auth_const
 from gateway.telemetry.config import TelemetrySection
+from gateway.printers.config import PrintersSection
 
 GATEWAY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 DEFAULT_STATE_DIR = Path("/var/lib/edge-gateway")
@@ -130,16 +131,19 @@ class HttpSection(_Section):
 
     @model_validator(mode="after")
     def _safe_binding(self) -> HttpSection:
+        problems = []  # one line per problem, each naming its key (the loader reports each on its own)
         for index, address in enumerate(self.listen):
             if address.is_wildcard and not self.allow_wildcard_bind:
-                raise ValueError(
+                problems.append(
                     f"listen[{index}].host: wildcard address {address.host} refused; "
                     "bind the printer-VLAN address or set allow_wildcard_bind = true"
                 )
             if self.tls is None and not address.is_loopback:
-                raise ValueError(
+                problems.append(
                     f"listen[{index}].host: plain HTTP on non-loopback address {address.host} refused; configure [http.tls]"
                 )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -199,6 +203,7 @@ class GatewayConfig(_Section):
     secrets: SecretsSection = Field(default_factory=SecretsSection)
     lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+    printers: PrintersSection = Field(default_factory=PrintersSection)
 
     @property
     def state_db_path(self) -> Path:

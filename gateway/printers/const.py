@@ -8,7 +8,8 @@ KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 10.0
 
 OFFLINE_AFTER_S = 60.0  # no report for this long: offline, and a full report is requested again
-WATCH_INTERVAL_S = 1.0  # how often the driver checks for silence
+PUSHALL_RETRY_S = 3.0  # a full report asked for and not received: ask again
+WATCH_INTERVAL_S = 0.5  # how often the driver checks for silence
 RECONNECT_INITIAL_S = 1.0
 RECONNECT_MAX_S = 60.0
 RECONNECT_JITTER_FRACTION = 0.3

@@ -72,6 +72,8 @@ class PrinterState:
     updated_at: float | None = None
     last_report_mono: float | None = None
     last_ask_mono: float | None = None  # when a full report was last asked for (None: not connected)
+    pending_pushall: str | None = None  # sequence id of the full report asked for and not yet received
+    full_reports: int = 0
     reports: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     connects: int = 0
@@ -92,6 +94,11 @@ class PrinterState:
         self.last_ask_mono = self.monotonic()
         self.set_link(LinkState.CONNECTING, "connected; waiting for the full report")
 
+    def asked(self, sequence_id: str) -> None:
+        """A full report (pushall) was just requested with this sequence id."""
+        self.pending_pushall = sequence_id
+        self.last_ask_mono = self.monotonic()
+
     def feed(self, payload: bytes) -> bool:
         """Apply one raw report; False (and counted) when it was dropped."""
         if len(payload) > const.MAX_REPORT_BYTES:
@@ -104,6 +111,9 @@ class PrinterState:
             return self._drop(DropReason.NOT_OBJECT)
         self.last_report_mono = self.monotonic()
         self.reports += 1
+        if self.pending_pushall is not None and self._answers_pushall(message):
+            self.pending_pushall = None
+            self.full_reports += 1
         if not self._take_replies(message):
             self.merged = merge_report(self.merged, message)
             self.reading = normalise(self.merged)
@@ -111,6 +121,10 @@ class PrinterState:
         if self.link is not LinkState.ONLINE:
             self.set_link(LinkState.ONLINE, "reporting")
         return True
+
+    def _answers_pushall(self, message: dict[str, Any]) -> bool:
+        body = message.get("print")
+        return isinstance(body, dict) and str(body.get("sequence_id")) == self.pending_pushall
 
     def _drop(self, reason: DropReason) -> bool:
         self.dropped[reason] += 1
@@ -157,6 +171,7 @@ class PrinterState:
 
     def disconnected(self, link: LinkState, message: str) -> None:
         self.last_ask_mono = None
+        self.pending_pushall = None
         self.set_link(link, message)
 
     def check(self) -> bool:
@@ -167,10 +182,12 @@ class PrinterState:
                 record.status = CommandStatus.TIMEOUT
         if self.last_ask_mono is None:  # not connected
             return False
+        if (self.pending_pushall is not None and self.link is not LinkState.OFFLINE
+                and now - self.last_ask_mono >= const.PUSHALL_RETRY_S):
+            return True  # the full report asked for did not come: ask again
         last_heard = max(self.last_ask_mono, self.last_report_mono or self.last_ask_mono)
         if now - last_heard < self.offline_after_s:
             return False
         if self.link is not LinkState.OFFLINE:
             self.set_link(LinkState.OFFLINE, f"no report for {self.offline_after_s:.0f} s; full report requested")
-        self.last_ask_mono = now
         return True

@@ -91,11 +91,29 @@ def test_silence_marks_offline_and_asks_again_each_period() -> None:
     assert not state.check() and state.online
     clock.now += 1
     assert state.check() and state.link is LinkState.OFFLINE
-    assert not state.check()
+    state.asked("2")
+    clock.now += const.PUSHALL_RETRY_S
+    assert not state.check()  # offline: asked again only once per silence period
     clock.now += 60
     assert state.check()
     state.feed(encode({"print": {}}))
     assert state.online
+
+
+def test_full_report_is_asked_again_until_it_comes() -> None:
+    clock = Clock()
+    state = make_state(clock)
+    state.asked("1")
+    state.feed(encode({"print": {"sequence_id": "77", "mc_percent": 1}}))  # a delta, not the answer
+    assert state.online and state.full_reports == 0
+    clock.now += const.PUSHALL_RETRY_S
+    assert state.check()
+    state.asked("2")
+    assert not state.check()
+    state.feed(encode({"print": {"sequence_id": "2", "mc_percent": 2}}))
+    assert state.full_reports == 1 and state.pending_pushall is None
+    clock.now += const.PUSHALL_RETRY_S
+    assert not state.check()
 
 
 def test_not_connected_never_asks() -> None:

@@ -1,0 +1,50 @@
+"""Composing the printers part from the config (called once, by the app factory)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.lifecycle.supervisor import Part
+from gateway.printers.config import PrintersSection
+from gateway.printers.credentials import STORE_FILE_NAME, CredentialStore
+from gateway.printers.manager import PrinterManager
+from gateway.printers.simulator.site import SimulatedSite
+from gateway.secrets.fernet import load_or_create_key
+from gateway.telemetry.sink import TelemetrySink
+
+
+def credential_store(state_dir: Path, key_file: Path) -> CredentialStore:
+    return CredentialStore(state_dir / STORE_FILE_NAME, load_or_create_key(key_file))
+
+
+@dataclass
+class PrintersPart:
+    manager: PrinterManager
+    parts: list[Part] = field(default_factory=list)
+
+
+def build_printers(
+    section: PrintersSection,
+    *,
+    state_dir: Path,
+    key_file: Path,
+    sink: TelemetrySink,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> PrintersPart:
+    """The manager and its supervised parts (the demo's simulated site first, then one link per printer)."""
+    printers = list(section.printers)
+    parts: list[Part] = []
+    if printers or section.simulated_printers:
+        credentials = credential_store(state_dir, key_file)
+        if section.simulated_printers:
+            site, simulated = SimulatedSite.prepare(state_dir, section.simulated_printers, credentials)
+            parts.append(site)
+            printers += simulated
+    else:
+        credentials = None  # no printers: no key file is created
+    manager = PrinterManager(section, printers, credentials, sink, clock=clock, monotonic=monotonic)
+    return PrintersPart(manager, [*parts, *manager.parts()])

@@ -1,0 +1,192 @@
+"""The I/O shell of one printer link: one aiomqtt connection, reports in, commands out.
+
+Connects with TLS (see `trust`), subscribes to the report topic only, asks for a full report on every
+(re)connect and after every silence, and reconnects with jittered back-off. A refused access code or a
+refused certificate stops the link (no retry storm) with a plain status; a restart of the gateway, or a
+fixed configuration, starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from itertools import count
+
+import aiomqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.printers import commands, const
+from gateway.printers.config import PrinterConfig
+from gateway.printers.samples import Throttle, samples_of
+from gateway.printers.state import CommandRecord, LinkState, PrinterState
+from gateway.telemetry.sink import TelemetrySink
+
+log = logging.getLogger(__name__)
+
+# CONNACK codes meaning the access code was refused: MQTT 3.1.1 (4, 5) and their MQTT 5 reason codes.
+BAD_CREDENTIALS_RC = frozenset({4, 5, 134, 135})
+
+
+class PrinterOffline(Exception):
+    """A command for a printer that is not connected and reporting."""
+
+
+def reconnect_delay_s(failures: int, *, initial_s: float, max_s: float, rng: Callable[[], float]) -> float:
+    base = min(max_s, initial_s * 2 ** max(0, failures - 1))
+    return base * (1 + const.RECONNECT_JITTER_FRACTION * (2 * rng() - 1))
+
+
+def _rc_value(exc: aiomqtt.MqttCodeError) -> int | None:
+    rc = exc.rc
+    if isinstance(rc, ReasonCode):
+        return int(rc.value)
+    return rc if isinstance(rc, int) else None
+
+
+class PrinterDriver:
+    """A supervised part: keeps one printer's MQTT link up and its state fresh."""
+
+    def __init__(
+        self,
+        printer: PrinterConfig,
+        state: PrinterState,
+        *,
+        tls_context: Callable[[Callable[[str], None]], ssl.SSLContext],
+        access_code: str,
+        sink: TelemetrySink,
+        reconnect_initial_s: float = const.RECONNECT_INITIAL_S,
+        reconnect_max_s: float = const.RECONNECT_MAX_S,
+        rng: Callable[[], float] = random.random,
+        client_id: str = "edge-gateway",
+    ) -> None:
+        self.name = f"printer:{printer.serial}"
+        self.printer = printer
+        self.state = state
+        self._tls_context = tls_context
+        self._access_code = access_code
+        self._sink = sink
+        self._reconnect_initial_s = reconnect_initial_s
+        self._reconnect_max_s = reconnect_max_s
+        self._rng = rng
+        self._client_id = f"{client_id}-{printer.serial}"
+        self._client: aiomqtt.Client | None = None
+        self._sequence = count(1)
+        self._throttle = Throttle(const.TEMPERATURE_SAMPLE_INTERVAL_S)
+        self.attempts = 0
+        self._tls_refusal: str | None = None
+
+    def next_sequence_id(self) -> str:
+        return str(next(self._sequence))
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self._tls_refusal = None
+            self.attempts += 1
+            try:
+                await self._session()
+                failures = 0
+                message = "connection closed"
+            except aiomqtt.MqttCodeError as exc:
+                if _rc_value(exc) in BAD_CREDENTIALS_RC:
+                    await self._stop(LinkState.AUTH_FAILED,
+                                     f"printer refused the access code (CONNACK {_rc_value(exc)}: not authorised); "
+                                     f"not retrying; set the code with `edge-gateway printers set-code "
+                                     f"{self.printer.serial}` and restart")
+                message = f"MQTT error: {exc}"
+            except aiomqtt.MqttError as exc:
+                if self._tls_refusal is not None:
+                    await self._stop(LinkState.TLS_REFUSED,
+                                     f"printer certificate refused: {self._tls_refusal}; not retrying; "
+                                     f"check the printer or re-pin it with `edge-gateway printers pin "
+                                     f"{self.printer.serial}`")
+                message = f"connection failed: {exc}"
+            finally:
+                self._client = None
+            failures += 1
+            delay = reconnect_delay_s(failures, initial_s=self._reconnect_initial_s,
+                                      max_s=self._reconnect_max_s, rng=self._rng)
+            self.state.disconnected(LinkState.OFFLINE, f"{message}; reconnecting in {delay:.1f} s")
+            self._emit(force=True)
+            log.warning("printer %s: %s; reconnecting in %.1f s", self.printer.serial, message, delay)
+            await asyncio.sleep(delay)
+
+    async def _stop(self, link: LinkState, message: str) -> None:
+        self.state.disconnected(link, message)
+        self._emit(force=True)
+        log.error("printer %s: %s", self.printer.serial, message)
+        await asyncio.Event().wait()  # stays stopped until the gateway is restarted
+
+    def _refused(self, reason: str) -> None:
+        self._tls_refusal = reason
+
+    async def _session(self) -> None:
+        async with aiomqtt.Client(
+            self.printer.host, self.printer.port, username=const.MQTT_USERNAME, password=self._access_code,
+            identifier=self._client_id, protocol=aiomqtt.ProtocolVersion.V311, keepalive=const.KEEPALIVE_S,
+            timeout=const.CONNECT_TIMEOUT_S, tls_context=self._tls_context(self._refused),
+            tls_insecure=True,  # host names are not used: the context checks CN = serial or the pin itself
+            max_queued_incoming_messages=const.MAX_INBOX_MESSAGES, clean_session=True,
+        ) as client:
+            await client.subscribe(const.report_topic(self.printer.serial), qos=0)
+            self._client = client
+            self.state.connected()
+            log.info("printer %s: connected to %s:%d", self.printer.serial, self.printer.host, self.printer.port)
+            await self._ask_full_report(client)
+            watcher = asyncio.create_task(self._watch(client), name=f"{self.name}:watch")
+            try:
+                async for message in client.messages:
+                    self._on_payload(message.payload)
+            finally:
+                watcher.cancel()
+
+    def _on_payload(self, payload: object) -> None:
+        if not isinstance(payload, (bytes, bytearray)):
+            payload = str(payload).encode()
+        if self.state.feed(bytes(payload)):
+            self._emit()
+
+    def _emit(self, *, force: bool = False) -> None:
+        if not self._throttle.due(self.state.monotonic(), force=force):
+            return
+        for sample in samples_of(self.printer.serial, self.state.reading, self.state.online, self.state.clock()):
+            self._sink.put(sample)
+
+    async def _watch(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(const.WATCH_INTERVAL_S)
+            was_offline = self.state.link is LinkState.OFFLINE
+            if self.state.check():
+                if self.state.link is LinkState.OFFLINE and not was_offline:
+                    log.warning("printer %s: silent for %.0f s; asking for a full report",
+                                self.printer.serial, self.state.offline_after_s)
+                self._emit(force=True)
+                await self._ask_full_report(client)
+
+    async def _ask_full_report(self, client: aiomqtt.Client) -> None:
+        built = commands.pushall(self.next_sequence_id())
+        self.state.asked(built.sequence_id)
+        await self._publish(client, built.payload)
+
+    async def _publish(self, client: aiomqtt.Client, payload: dict[str, object]) -> None:
+        await client.publish(const.request_topic(self.printer.serial), json.dumps(payload, separators=(",", ":")))
+
+    async def send(self, built: commands.BuiltCommand) -> CommandRecord:
+        """Publish a built command; raises PrinterOffline unless connected and reporting."""
+        client = self._client
+        if client is None or not self.state.online:
+            raise PrinterOffline(f"printer {self.printer.serial} is {self.state.link}: {self.state.link_message}")
+        section, printer_command = commands.reply_key(built.payload) or ("", "")
+        record = CommandRecord(sequence_id=built.sequence_id, command=str(built.name), section=section,
+                               printer_command=printer_command, sent_at=self.state.clock(), applied=built.applied)
+        self.state.sent(record)
+        try:
+            await self._publish(client, built.payload)
+        except aiomqtt.MqttError as exc:
+            self.state.commands.remove(record)
+            raise PrinterOffline(f"printer {self.printer.serial}: command not sent ({exc})") from None
+        return record

@@ -1,0 +1,136 @@
+"""A local mosquitto broker with TLS, a password file and an ACL (tests, demo, benchmark).
+
+Listens on one loopback port. `bblp` (the gateway) may only read reports and write requests; the
+simulator user may only write reports and read requests, like a printer's own broker would allow.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.printers.const import MQTT_USERNAME
+
+SIMULATOR_USERNAME = "simulator"
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+
+ACL = f"""user {MQTT_USERNAME}
+topic read device/+/report
+topic write device/+/request
+
+user {SIMULATOR_USERNAME}
+topic write device/+/report
+topic read device/+/request
+"""
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    cert_file: Path
+    key_file: Path
+
+
+class Mosquitto:
+    """One mosquitto process; `start()`, `stop()`, `restart()` (same port, same files)."""
+
+    def __init__(self, directory: Path, port: int, files: BrokerFiles, *, access_code: str,
+                 simulator_password: str, host: str = "127.0.0.1") -> None:
+        self.directory = directory
+        self.host = host
+        self.port = port
+        self.files = files
+        self.access_code = access_code
+        self.simulator_password = simulator_password
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_file = directory / "mosquitto.log"
+
+    def _write_config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        passwd = self.directory / "passwd"
+        passwd.unlink(missing_ok=True)
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        subprocess.run([tool, "-c", "-b", str(passwd), MQTT_USERNAME, self.access_code], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([tool, "-b", str(passwd), SIMULATOR_USERNAME, self.simulator_password], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        acl = self.directory / "acl"
+        acl.write_text(ACL)
+        conf = self.directory / "mosquitto.conf"
+        conf.write_text(
+            f"user {getpass.getuser()}\n"
+            "persistence false\n"
+            f"log_dest file {self.log_file}\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+            "connection_messages true\n"
+            f"listener {self.port} {self.host}\n"
+            "protocol mqtt\n"
+            f"certfile {self.files.cert_file}\n"
+            f"keyfile {self.files.key_file}\n"
+            "allow_anonymous false\n"
+            f"password_file {passwd}\n"
+            f"acl_file {acl}\n"
+            "max_packet_size 1048576\n"
+        )
+        return conf
+
+    def start(self) -> None:
+        conf = self._write_config()
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {self.log_tail()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}: {self.log_tail()}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_file.read_text()[-chars:]
+        except OSError:
+            return ""
+
+    def connection_attempts(self, username: str = MQTT_USERNAME) -> int:
+        """How many CONNECTs the broker logged for `username` (to see retry storms)."""
+        text = self.log_tail(10**7)
+        return sum(1 for line in text.splitlines() if "New client connected" in line and f"u'{username}'" in line) + \
+            sum(1 for line in text.splitlines() if "not authorised" in line.lower() or "bad user" in line.lower())
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+
+def secret_file(path: Path, value: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return path

@@ -1,0 +1,157 @@
+"""Printer links against a real mosquitto over real TLS, seen through the real HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from gateway.factory import Gateway
+from gateway.printers.simulator.broker import Mosquitto
+from tests.gateway.printers.conftest import GatewayFactory, SimulatorFactory, eventually, printer_entry
+from tests.support.gateway import ApiClient, issue
+from tests.support.mosquitto import PRINTER_SERIAL, BrokerCerts
+
+OTHER_SERIAL = "01S00C999999999"
+
+
+async def printer(gateway: Gateway, serial: str = PRINTER_SERIAL) -> dict[str, Any]:
+    api = ApiClient(gateway.urls[0])
+    try:
+        reply = await api.request("GET", f"/api/v1/printers/{serial}", token=await issue(gateway, "viewer"))
+        assert reply.status == 200, reply.body
+        return reply.json()
+    finally:
+        await api.close()
+
+
+async def test_full_then_delta_reports_merge_into_the_api_state(
+    printer_broker: Mosquitto, broker_certs: BrokerCerts, simulators: SimulatorFactory,
+    printer_gateway: GatewayFactory,
+) -> None:
+    sim = await simulators(printer_broker)
+    gateway = await printer_gateway([printer_entry(printer_broker, ca_file=str(broker_certs.ca_file))])
+    state = await eventually(lambda: _online(gateway))
+    assert state["link"] == "online" and state["gcode_state"] == "RUNNING"
+    assert state["total_layers"] == 250 and state["nozzle_target_c"] == 220.0 and state["bed_target_c"] == 60.0
+    assert [t["type"] for t in state["ams_trays"]] == ["PLA", "PETG"]  # only in the full report
+    assert state["errors"] == []
+    assert sim.pushalls_seen >= 1
+
+    # A delta that changes a few fields; everything else keeps its value.
+    sim.silent = True
+    await sim.publish({"print": {"command": "push_status", "msg": 1, "sequence_id": "900", "layer_num": 77,
+                                 "nozzle_temper": 180.5, "ams": {"ams": [{"id": "0", "tray": [
+                                     {"id": "1", "tray_type": "ABS"}]}]}}})
+    state = await eventually(lambda: _where(gateway, lambda s: s["layer"] == 77))
+    assert state["nozzle_c"] == 180.5 and state["total_layers"] == 250 and state["gcode_state"] == "RUNNING"
+    assert [t["type"] for t in state["ams_trays"]] == ["PLA", "ABS"]
+
+    # HMS errors and a print error, normalised; a later report without them clears them.
+    sim.model.inject_hms()
+    sim.model.fail_print()
+    sim.silent = False
+    state = await eventually(lambda: _where(gateway, lambda s: s["gcode_state"] == "FAILED"))
+    assert state["errors"] == ["HMS_0700_0200_0002_0001", "0300_400C"]
+    sim.model.clear_faults()
+    state = await eventually(lambda: _where(gateway, lambda s: s["errors"] == []))
+    assert state["gcode_state"] == "FAILED"
+
+
+async def _online(gateway: Gateway) -> dict[str, Any] | None:
+    state = await printer(gateway)
+    return state if state["online"] and state["gcode_state"] else None
+
+
+async def _where(gateway: Gateway, condition: Any, serial: str = PRINTER_SERIAL) -> dict[str, Any] | None:
+    state = await printer(gateway, serial)
+    return state if condition(state) else None
+
+
+async def test_wrong_access_code_cn_and_pin_are_refused_once_with_a_clear_status(
+    printer_broker: Mosquitto, broker_certs: BrokerCerts, printer_gateway: GatewayFactory,
+) -> None:
+    gateway = await printer_gateway([
+        printer_entry(printer_broker, ca_file=str(broker_certs.ca_file), access_code="wrong-code"),
+        printer_entry(printer_broker, OTHER_SERIAL, ca_file=str(broker_certs.ca_file)),
+        printer_entry(printer_broker, "01S00C888888888", pin_sha256="ab" * 32),
+    ])
+    bad_code = await eventually(lambda: _where(gateway, lambda s: s["link"] == "auth_failed"))
+    assert "access code" in bad_code["link_message"] and "not retrying" in bad_code["link_message"]
+    wrong_cn = await eventually(lambda: _where(gateway, lambda s: s["link"] == "tls_refused", OTHER_SERIAL))
+    assert f"expected the serial '{OTHER_SERIAL}'" in wrong_cn["link_message"]
+    assert f"CN is '{PRINTER_SERIAL}'" in wrong_cn["link_message"]
+    wrong_pin = await eventually(lambda: _where(gateway, lambda s: s["link"] == "tls_refused", "01S00C888888888"))
+    assert "does not match the stored pin" in wrong_pin["link_message"]
+    await asyncio.sleep(2.0)  # several reconnect periods (0.2 .. 1 s): nothing retries
+    assert gateway.printers is not None
+    assert [entry.driver.attempts for entry in gateway.printers.manager.entries()] == [1, 1, 1]
+    for state in (bad_code, wrong_cn, wrong_pin):
+        assert not state["online"] and state["connects"] == 0
+    text = json.dumps(await printer(gateway))
+    assert "wrong-code" not in text
+
+
+async def test_broker_restart_reconnects_and_state_is_fresh_within_10_s(
+    make_broker: Any, broker_certs: BrokerCerts, simulators: SimulatorFactory, printer_gateway: GatewayFactory,
+) -> None:
+    broker: Mosquitto = make_broker()
+    sim = await simulators(broker)
+    gateway = await printer_gateway([printer_entry(broker, ca_file=str(broker_certs.ca_file))])
+    await eventually(lambda: _online(gateway))
+    pushalls_before = sim.pushalls_seen
+    await asyncio.to_thread(broker.stop)
+    await eventually(lambda: _where(gateway, lambda s: not s["online"]))
+    sim.model.nozzle_target_c = 250.0  # changed while the gateway cannot see the printer
+    full_before = (await printer(gateway))["full_reports"]
+    restarted = time.time()
+    await asyncio.to_thread(broker.start)
+    state = await eventually(lambda: _where(gateway, lambda s: s["online"] and s["connects"] == 2
+                                            and s["full_reports"] > full_before), timeout_s=10)
+    assert time.time() - restarted < 10 and state["updated_at"] > restarted
+    assert sim.pushalls_seen > pushalls_before  # the full report answered the gateway's pushall
+    state = await eventually(lambda: _where(gateway, lambda s: s["nozzle_target_c"] == 250.0))
+    assert state["total_layers"] == 250
+
+
+async def test_malformed_reports_are_counted_and_dropped(
+    printer_broker: Mosquitto, broker_certs: BrokerCerts, simulators: SimulatorFactory,
+    printer_gateway: GatewayFactory,
+) -> None:
+    sim = await simulators(printer_broker)
+    gateway = await printer_gateway([printer_entry(printer_broker, ca_file=str(broker_certs.ca_file))])
+    await eventually(lambda: _online(gateway))
+    sim.silent = True
+    for payload in (b"not json", b"\x00\xff binary", b"[1, 2, 3]", b'"text"', b"{" * 50_000, b"x" * 300_000):
+        await sim.publish_raw(payload)
+    await sim.publish({"print": {"nozzle_temper": "very hot", "layer_num": [1], "hms": {"attr": 1},
+                                 "mc_percent": None, "bed_temper": 61.5}})
+    state = await eventually(lambda: _where(gateway, lambda s: sum(s["dropped"].values()) >= 6
+                                            and s["bed_c"] == 61.5))
+    assert state["dropped"] == {"not_json": 3, "not_object": 2, "too_large": 1}
+    assert state["nozzle_c"] is None and state["layer"] is None and state["errors"] == []
+    sim.silent = False
+    state = await eventually(lambda: _where(gateway, lambda s: s["nozzle_c"] is not None))
+    assert state["online"] and state["connects"] == 1  # never crashed, never reconnected
+
+
+async def test_silence_marks_offline_and_asks_for_a_full_report(
+    printer_broker: Mosquitto, broker_certs: BrokerCerts, simulators: SimulatorFactory,
+    printer_gateway: GatewayFactory,
+) -> None:
+    sim = await simulators(printer_broker)
+    gateway = await printer_gateway([printer_entry(printer_broker, ca_file=str(broker_certs.ca_file))],
+                                    offline_after_s=1.5)
+    await eventually(lambda: _online(gateway))
+    sim.silent = True
+    pushalls = sim.pushalls_seen
+    state = await eventually(lambda: _where(gateway, lambda s: s["link"] == "offline"))
+    assert "no report" in state["link_message"]
+    await eventually(lambda: _async(sim.pushalls_seen > pushalls))
+    sim.silent = False
+    await eventually(lambda: _online(gateway))
+
+
+async def _async(value: Any) -> Any:
+    return value
