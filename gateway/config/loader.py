@@ -72,15 +72,20 @@ def _issues_from_validation(error: ValidationError) -> list[ConfigIssue]:
     for item in error.errors(include_url=False):
         location = format_location(tuple(item["loc"]))
         message = item["msg"].removeprefix(VALUE_ERROR_PREFIX)
-        relative = RELATIVE_KEY_PREFIX.match(message)
-        if item["type"] == "value_error" and relative is not None:
-            key, message = relative.groups()
-            location = f"{location}.{key}" if location else key
+        shown_input = "input" in item and item["type"] != "missing" and not isinstance(item["input"], (dict, list))
         if item["type"] == "extra_forbidden":
-            message = "unknown key (not a setting of this version; check the spelling)"
-        elif "input" in item and item["type"] not in ("missing",) and not isinstance(item["input"], (dict, list)):
-            message = f"{message} (got {item['input']!r})"
-        issues.append(ConfigIssue(location, message))
+            issues.append(ConfigIssue(location, "unknown key (not a setting of this version; check the spelling)"))
+        elif item["type"] == "value_error":
+            # a model-level check reports each problem on a line of its own, each naming its key
+            for line in message.splitlines():
+                relative = RELATIVE_KEY_PREFIX.match(line)
+                if relative is not None:
+                    key, text = relative.groups()
+                    issues.append(ConfigIssue(f"{location}.{key}" if location else key, text))
+                else:
+                    issues.append(ConfigIssue(location, f"{line} (got {item['input']!r})" if shown_input else line))
+        else:
+            issues.append(ConfigIssue(location, f"{message} (got {item['input']!r})" if shown_input else message))
     return issues
 
 

@@ -133,3 +133,16 @@ def test_check_config_as_a_real_command(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "http.listen" in result.stderr and "wildcard" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_unsafe_listen_address_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = ('[gateway]\nlog_level = "loud"\n'
+            '[http]\nlisten = [{ host = "0.0.0.0", port = 1 }, { host = "::", port = 2 }, { host = "10.1.1.1", port = 3 }]\n')
+    code, out = check(write(tmp_path, text), capsys)
+    assert code == 2
+    lines = [line.strip() for line in out.splitlines()[1:]]
+    assert "gateway.log_level: Input should be 'debug', 'info', 'warning' or 'error' (got 'loud')" in lines
+    assert sum(line.startswith("http.listen[0].host: wildcard address 0.0.0.0 refused") for line in lines) == 1
+    assert sum(line.startswith("http.listen[1].host: wildcard address :: refused") for line in lines) == 1
+    assert sum(line.startswith("http.listen[2].host: plain HTTP on non-loopback address 10.1.1.1") for line in lines) == 1
+    assert "6 problem(s)" in out
