@@ -48,7 +48,9 @@ class SqliteSource:
         await self._db.close()
 
     async def append(self, rows: Sequence[tuple[float, str, str, float]]) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")  # one transaction (autocommit would commit every row)
         await self._db.executemany("INSERT INTO sample (ts, source, metric, value) VALUES (?, ?, ?, ?)", rows)
+        await self._db.execute("COMMIT")
 
     async def _meta(self) -> tuple[str, int]:
         async with self._db.execute("SELECT epoch, acked FROM meta WHERE id = 1") as cursor:
