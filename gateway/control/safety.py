@@ -292,12 +292,18 @@ class ZoneGuard:
 class SafetySupervisor:
     """Latches faults from the per-zone guards and the global inputs; decides what may be on."""
 
-    def __init__(self, rules: Sequence[ZoneSafetyRules], period_s: float) -> None:
+    def __init__(
+        self, rules: Sequence[ZoneSafetyRules], period_s: float, sample_period_s: float | None = None
+    ) -> None:
+        """``period_s``: control period; ``sample_period_s``: telemetry period if longer (a zone is
+        stale after ``STALE_PERIODS`` of the longer of the two, so a 50 Hz loop fed 10 Hz telemetry
+        does not trip)."""
         if not rules:
             raise ValueError("at least one zone")
-        if not period_s > 0:
-            raise ValueError("period_s must be > 0")
-        self._guards = [ZoneGuard(r, STALE_PERIODS * period_s) for r in rules]
+        if not period_s > 0 or (sample_period_s is not None and not sample_period_s > 0):
+            raise ValueError("periods must be > 0")
+        stale_after_s = STALE_PERIODS * max(period_s, sample_period_s or 0.0)
+        self._guards = [ZoneGuard(r, stale_after_s) for r in rules]
         self._latched: dict[tuple[FaultCode, int | None], LatchedFault] = {}
         self._link_was_up = False
         self._last: SupervisorInput | None = None

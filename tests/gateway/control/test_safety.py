@@ -163,6 +163,15 @@ def test_stale_reading_trips_after_three_periods(bench: Bench) -> None:
     assert [f.code for f in bench.sup.reset(bench.now_s).cleared] == [FaultCode.STALE]
 
 
+def test_stale_counts_telemetry_periods_when_they_are_longer_than_the_loop() -> None:
+    sup = SafetySupervisor([RULES], 0.02, sample_period_s=0.1)  # 50 Hz loop, 10 Hz telemetry
+    zone = [ZoneInput(200.0, 0.0, 200.0)]
+    assert sup.step(SupervisorInput(zone, link_up=True), 0.29).faults == ()
+    assert [f.code for f in sup.step(SupervisorInput(zone, link_up=True), 0.31).faults] == [FaultCode.STALE]
+    with pytest.raises(ValueError):
+        SafetySupervisor([RULES], 0.02, sample_period_s=0.0)
+
+
 def test_overtemp_turns_everything_off(bench: Bench) -> None:
     bench.readings[0] = 280.5
     v = bench.step()
