@@ -40,7 +40,7 @@ class Behaviour:
     retry_after: str = "1"  # seconds or an HTTP-date
     reject_seqs: set[int] = field(default_factory=set)  # 400 for a batch holding any of these seqs
     drop_responses: int = 0  # the next N batches are read and recorded, then the connection is dropped
-    delay_s: float = 0.0  # wait this long before answering
+    delay_s: float = 0.0  # slow: wait this long after storing a batch, before answering
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class Receiver:
         self.duplicate_keys: list[str] = []
         self.dropped_keys: list[str] = []
         self.bytes_received = 0  # request bodies as they came over the wire (compressed)
+        self.in_flight = 0  # batch requests being handled right now
 
     @property
     def unique_samples(self) -> int:
@@ -82,7 +83,7 @@ class Receiver:
 
     def stats(self) -> dict[str, Any]:
         return {"batches": len(self.batches), "unique_samples": self.unique_samples,
-                "attempts": len(self.attempts), "bytes_received": self.bytes_received, "duplicates": len(self.duplicate_keys),
+                "attempts": len(self.attempts), "in_flight": self.in_flight, "bytes_received": self.bytes_received, "duplicates": len(self.duplicate_keys),
                 "duplicate_keys": self.duplicate_keys[-100:], "dropped_keys": self.dropped_keys[-100:],
                 "behaviour": {k: sorted(v) if isinstance(v, set) else v for k, v in asdict(self.behaviour).items()}}
 
@@ -95,11 +96,16 @@ class Receiver:
             setattr(self.behaviour, name, set(value) if name == "reject_seqs" else value)
 
     async def handle_batch(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            return await self._handle_batch(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle_batch(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         header_key = request.headers.get(const.IDEMPOTENCY_HEADER)
         behaviour = self.behaviour
-        if behaviour.delay_s > 0:
-            await asyncio.sleep(behaviour.delay_s)
         body = await request.read()
         self.bytes_received += len(body)
         if behaviour.unavailable:
@@ -133,6 +139,8 @@ class Receiver:
             assert request.transport is not None
             request.transport.abort()  # the batch is stored, the client never hears so
             raise asyncio.CancelledError
+        if behaviour.delay_s > 0:
+            await asyncio.sleep(behaviour.delay_s)
         return self._answer(arrived, batch.key, 200, "duplicate" if known else "stored")
 
     def _answer(self, arrived: float, key: str | None, status: int, message: str) -> web.Response:
