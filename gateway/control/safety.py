@@ -263,7 +263,7 @@ class ZoneGuard:
             return None
         self._watch = (now_s, temp, eff, target)
         required = r.watch_increase_c
-        if eff0 < target0:  # a ramp was running: the zone only has to follow it
+        if eff0 < target0 or eff < target:  # a ramp is running: the zone only has to follow it
             required = min(required, WATCH_RAMP_SHARE * (eff - eff0))
             if required < WATCH_MIN_REQUIRED_C:
                 return None

@@ -246,6 +246,20 @@ def test_a_slow_ramp_is_followed_without_a_false_heating_failure() -> None:
     assert v.faults == ()
 
 
+def test_a_ramp_whose_first_period_has_no_effective_setpoint_yet_is_followed() -> None:
+    """The loop passes the PID's effective setpoint of the previous period: ``None`` at first."""
+    b = Bench()
+    assert b.step(5).heater_allowed[0], "zone ready, no setpoint yet"
+    b.setpoints[0], b.readings[0], b.effective[0] = 200.0, 25.0, None
+    assert b.step().zone_states[0] is ZoneState.HEATING
+    b.effective[0] = 25.0
+    for _ in range(6000):
+        b.effective[0] = min(200.0, float(b.effective[0]) + 0.002)  # type: ignore[arg-type]
+        b.readings[0] = float(b.effective[0]) - 5.0  # type: ignore[arg-type]
+        v = b.step()
+    assert v.faults == ()
+
+
 def test_a_dead_heater_during_a_fast_ramp_is_caught() -> None:
     b = Bench()
     b.setpoints[0], b.readings[0], b.effective[0] = 200.0, 25.0, 25.0
