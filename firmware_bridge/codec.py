@@ -10,13 +10,14 @@ from typing import Final
 
 from firmware_bridge.constants import CRC_INIT, MAX_LINE_BYTES, SEQ_MAX
 from firmware_bridge.errors import FrameError, FrameErrorKind
-from firmware_bridge.frame import Frame
+from firmware_bridge.frame import Frame, new_frame
 
 # One pass over a well-formed line; anything that does not match is classified by the slow path.
+# Possessive quantifiers: a token's characters never need backtracking (the next character is
+# always a separator of another class), which makes the match markedly cheaper.
 _FRAME_RE: Final = re.compile(
-    r"(!|[1-9][0-9]{0,4}) ([A-Z]+)((?: [a-z0-9_]+=[A-Za-z0-9._+\-]{1,32})*)\*([0-9A-F]{4})"
+    r"(!|[1-9][0-9]{0,4}) ([A-Z]++)((?: [a-z0-9_]++=[A-Za-z0-9._+\-]{1,32}+)*+)\*([0-9A-F]{4})"
 )
-_FIELD_RE: Final = re.compile(r" ([a-z0-9_]+)=([A-Za-z0-9._+\-]{1,32})")
 _CRC_TAIL_RE: Final = re.compile(rb"[0-9A-F]{4}")
 _PRINTABLE: Final = bytes(range(0x20, 0x7F))
 _MAX_CONTENT_BYTES: Final = MAX_LINE_BYTES - 1
@@ -26,15 +27,14 @@ DecodeResult = Frame | FrameError
 
 def parse_line(line: bytes, known_verbs: frozenset[str]) -> DecodeResult:
     """Parse one line (without its LF; a trailing CR is ignored) into a frame or an error."""
-    if line.endswith(b"\r"):
+    if line[-1:] == b"\r":
         line = line[:-1]
-    text = line.decode("latin-1")
-    match = _FRAME_RE.fullmatch(text)
+    match = _FRAME_RE.fullmatch(line.decode("latin-1"))
     if match is None:
         return _classify(line)
-    if binascii.crc_hqx(line[:-5], CRC_INIT) != int(match[4], 16):
+    seq_text, verb, fields_text, crc_text = match.groups()
+    if binascii.crc_hqx(line[:-5], CRC_INIT) != int(crc_text, 16):
         return FrameError(FrameErrorKind.BAD_CRC, line)
-    seq_text, verb, fields_text = match[1], match[2], match[3]
     if seq_text == "!":
         seq = None
     else:
@@ -44,12 +44,15 @@ def parse_line(line: bytes, known_verbs: frozenset[str]) -> DecodeResult:
     if verb not in known_verbs:
         return FrameError(FrameErrorKind.UNKNOWN_VERB, line, verb)
     if not fields_text:
-        return Frame(seq, verb, {})
-    pairs = _FIELD_RE.findall(fields_text)
-    fields = dict(pairs)
-    if len(fields) != len(pairs):
+        return new_frame(seq, verb, {})
+    # The match proved every field is " KEY=VALUE" with no space or "=" inside KEY or VALUE, so
+    # one split yields KEY, VALUE, KEY, VALUE, ... (much cheaper than a second regex pass).
+    parts = fields_text[1:].replace("=", " ").split(" ")
+    pairs = iter(parts)
+    fields = dict(zip(pairs, pairs))
+    if len(fields) * 2 != len(parts):
         return FrameError(FrameErrorKind.REPEATED_KEY, line)
-    return Frame(seq, verb, fields)
+    return new_frame(seq, verb, fields)
 
 
 def _classify(line: bytes) -> FrameError:
@@ -114,20 +117,24 @@ class FrameDecoder:
         lines = data.split(b"\n")
         rest = lines.pop()
         known = self._known
+        append = out.append
+        frames = 0
         for line in lines:
             if len(line) > _MAX_CONTENT_BYTES:
                 result: DecodeResult = FrameError(FrameErrorKind.TOO_LONG, line[:_MAX_CONTENT_BYTES])
             else:
                 result = parse_line(line, known)
-            out.append(result)
+                if type(result) is Frame:
+                    frames += 1
+                    append(result)
+                    continue
+            self.errors[result.kind] += 1  # type: ignore[union-attr]
+            append(result)
         if len(rest) > _MAX_CONTENT_BYTES:
-            out.append(FrameError(FrameErrorKind.TOO_LONG, rest[:_MAX_CONTENT_BYTES]))
+            self.errors[FrameErrorKind.TOO_LONG] += 1
+            append(FrameError(FrameErrorKind.TOO_LONG, rest[:_MAX_CONTENT_BYTES]))
             rest = b""
             self._discarding = True
         self._buf = rest
-        for result in out:
-            if type(result) is Frame:
-                self.frames += 1
-            else:
-                self.errors[result.kind] += 1  # type: ignore[union-attr]
+        self.frames += frames
         return out
