@@ -11,7 +11,8 @@ response carries the same key and the receiver can drop the duplicate. The key t
     {"seq": 101, "ts": 1763900000.25, "source": "extruder", "metric": "zone0.temp_c", "value": 212.4}
     ...
 
-``json`` body: the same header object with an ``items`` list of the same item objects.
+``json`` body: the same header object with an ``items`` list of the same item objects. A gap marker
+item also carries ``"gap": {"count", "first_seq", "last_seq", "first_ts", "last_ts"}``.
 Non-finite values (NaN, inf) are sent as ``null`` (JSON has no such numbers).
 """
 
@@ -21,7 +22,7 @@ import gzip
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -31,13 +32,18 @@ KEY_PATTERN = re.compile(r"^(?P<gateway>[^:]+):(?P<epoch>[^:]+):(?P<first>\d+)-(
 
 
 class SyncRow(NamedTuple):
-    """One buffer row as the sync sends it (gap markers are rows with metric ``"gap"``, value = count lost)."""
+    """One buffer row as the sync sends it.
+
+    Gap markers (samples the buffer had to drop) are rows with metric ``"gap"``, value = count lost, and
+    ``gap`` = the store's details (count, first/last seq and time), sent as the item's ``"gap"`` object.
+    """
 
     seq: int
     ts: float
     source: str
     metric: str
     value: float | None
+    gap: Mapping[str, Any] | None = None
 
 
 class BatchError(ValueError):
@@ -108,7 +114,8 @@ def _item_lines(rows: Sequence[SyncRow]) -> list[str]:
 
     return [
         f'{{"seq":{row.seq},"ts":{_number(row.ts)},"source":{name(row.source)},'
-        f'"metric":{name(row.metric)},"value":{_number(row.value)}}}'
+        f'"metric":{name(row.metric)},"value":{_number(row.value)}'
+        + ("}" if row.gap is None else f',"gap":{json.dumps(row.gap, separators=(",", ":"))}}}')
         for row in rows
     ]
 

@@ -1,5 +1,5 @@
 """Fixtures for the push-sync tests: a test CA with server/client certificates, a real mTLS receiver,
-a real SQLite buffer and state database, and a worker wired to them."""
+the real telemetry store on a file, a real state database, and a worker wired to them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from gateway.sync.config import SyncSection
 from gateway.sync.deadletter import DeadLetterStore
 from gateway.sync.progress import SyncProgress
 from gateway.sync.receiver import RunningReceiver, start_receiver
+from gateway.sync.store_source import TelemetryStoreSource
 from gateway.sync.worker import SyncWorker
-from tests.gateway.sync.sqlite_source import SqliteSource
+from gateway.telemetry.config import TelemetrySection
+from gateway.telemetry.sink import Sample
+from gateway.telemetry.store import TelemetryStore
 from tests.support.certs import Issued, TestCA
 
 GATEWAY_ID = "gw-sync-01"
@@ -74,15 +77,37 @@ def samples(count: int, *, start_ts: float = 1_763_900_000.0, step_s: float = 0.
     return [(start_ts + i * step_s, "extruder", f"zone{i % 3}.temp_c", 200.0 + (i % 50) / 10) for i in range(count)]
 
 
+Row = tuple[float, str, str, float]
+
+
+async def put_and_flush(store: TelemetryStore, rows: list[Row]) -> None:
+    """Hand rows to the store through its producer interface and commit them."""
+    for ts, source, metric, value in rows:
+        store.put(Sample(ts, source, metric, value))
+    assert await store.flush()
+
+
+def buffer_settings() -> TelemetrySection:
+    return TelemetrySection(max_pending=1_000_000, batch_size=200_000)
+
+
 @dataclass
 class Harness:
-    """A worker over a real buffer file and a real state database; ``start()`` runs it as a task."""
+    """A worker over the real telemetry store and a real state database; ``start()`` runs it as a task."""
 
     worker: SyncWorker
-    source: SqliteSource
+    store: TelemetryStore
+    source: TelemetryStoreSource
     deadletters: DeadLetterStore
     progress: SyncProgress
     task: asyncio.Task[None] | None = None
+
+    @property
+    def epoch(self) -> str:
+        return self.store.epoch
+
+    async def append(self, rows: list[Row]) -> None:
+        await put_and_flush(self.store, rows)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.worker.run())
@@ -102,21 +127,22 @@ async def harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
     opened: list[tuple[Harness, Any]] = []
 
     async def make(settings: SyncSection, **worker_args: Any) -> Harness:
-        source = await SqliteSource.open(tmp_path / "buffer.db")
+        store = await TelemetryStore.open(tmp_path / "telemetry.db", buffer_settings())
+        source = TelemetryStoreSource(store)
         db = await open_state_db(tmp_path / "state" / "state.db")
         clock = worker_args.pop("clock", time.time)
         deadletters = DeadLetterStore(db, clock)
         progress = SyncProgress(db)
         worker = SyncWorker(settings, gateway_id=GATEWAY_ID, source=source, deadletters=deadletters,
                             progress=progress, clock=clock, **worker_args)
-        made = Harness(worker, source, deadletters, progress)
+        made = Harness(worker, store, source, deadletters, progress)
         opened.append((made, db))
         return made
 
     yield make
     for made, db in opened:
         await made.stop()
-        await made.source.close()
+        await made.store.close()
         await close_state_db(db)
 
 

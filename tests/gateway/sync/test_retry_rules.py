@@ -9,7 +9,7 @@ from tests.gateway.sync.conftest import GATEWAY_ID, HarnessFactory, SyncCerts, s
 async def test_backlog_delivered_once_in_order_with_key_in_header_and_body(
         certs: SyncCerts, receiver: RunningReceiver, harness: HarnessFactory) -> None:
     h = await harness(sync_settings(certs, receiver.url, batch_size=300))
-    await h.source.append(samples(1000))
+    await h.append(samples(1000))
     h.start()
     await wait_until(lambda: receiver.receiver.unique_samples == 1000, what="1000 samples delivered")
     await wait_until(lambda: h.worker.status().state == "idle", what="idle")
@@ -18,8 +18,8 @@ async def test_backlog_delivered_once_in_order_with_key_in_header_and_body(
     assert [item["seq"] for item in got] == list(range(1, 1001))
     assert got[0] == {"seq": 1, "ts": 1_763_900_000.0, "source": "extruder", "metric": "zone0.temp_c", "value": 200.0}
     keys = list(receiver.receiver.batches)
-    assert keys == [f"{GATEWAY_ID}:e1:1-300", f"{GATEWAY_ID}:e1:301-600", f"{GATEWAY_ID}:e1:601-900",
-                    f"{GATEWAY_ID}:e1:901-1000"]
+    assert keys == [f"{GATEWAY_ID}:{h.epoch}:1-300", f"{GATEWAY_ID}:{h.epoch}:301-600", f"{GATEWAY_ID}:{h.epoch}:601-900",
+                    f"{GATEWAY_ID}:{h.epoch}:901-1000"]
     assert {b.client for b in receiver.receiver.batches.values()} == {GATEWAY_ID}  # our client certificate
     assert receiver.receiver.duplicate_keys == []
     assert await h.source.backlog() == 0  # acked -> deleted
@@ -31,7 +31,7 @@ async def test_backlog_delivered_once_in_order_with_key_in_header_and_body(
 
 async def test_json_format_delivers_too(certs: SyncCerts, receiver: RunningReceiver, harness: HarnessFactory) -> None:
     h = await harness(sync_settings(certs, receiver.url, format="json"))
-    await h.source.append(samples(120))
+    await h.append(samples(120))
     h.start()
     await wait_until(lambda: receiver.receiver.unique_samples == 120, what="delivery")
     assert [item["seq"] for item in receiver.receiver.delivered()] == list(range(1, 121))
@@ -42,7 +42,7 @@ async def test_429_retry_after_is_honoured(certs: SyncCerts, receiver: RunningRe
     receiver.receiver.behaviour.retry_after = "1"
     # backoff alone would retry within 0.2 s: only Retry-After can explain waits of a second
     h = await harness(sync_settings(certs, receiver.url, backoff_initial_s=0.05, backoff_max_s=0.1))
-    await h.source.append(samples(100))
+    await h.append(samples(100))
     h.start()
     await wait_until(lambda: receiver.receiver.unique_samples == 100, what="delivery after throttling")
     attempts = receiver.receiver.attempts
@@ -57,11 +57,11 @@ async def test_400_batch_goes_to_dead_letter_and_the_rest_flows(
         certs: SyncCerts, receiver: RunningReceiver, harness: HarnessFactory) -> None:
     receiver.receiver.behaviour.reject_seqs = {250}  # poisons the batch 201-300
     h = await harness(sync_settings(certs, receiver.url, batch_size=100, max_attempts=3))
-    await h.source.append(samples(500))
+    await h.append(samples(500))
     h.start()
     await wait_until(lambda: receiver.receiver.unique_samples == 400 and h.worker.status().state == "idle",
                      what="the other 400 samples")
-    poisoned = f"{GATEWAY_ID}:e1:201-300"
+    poisoned = f"{GATEWAY_ID}:{h.epoch}:201-300"
     assert [a.status for a in receiver.receiver.attempts if a.key == poisoned] == [400, 400, 400]
     assert poisoned not in receiver.receiver.batches
     delivered = [item["seq"] for item in receiver.receiver.delivered()]
@@ -81,7 +81,7 @@ async def test_503_is_retried_until_it_clears_and_never_dead_lettered(
         certs: SyncCerts, receiver: RunningReceiver, harness: HarnessFactory) -> None:
     receiver.receiver.behaviour.unavailable = True
     h = await harness(sync_settings(certs, receiver.url, max_attempts=2))
-    await h.source.append(samples(50))
+    await h.append(samples(50))
     h.start()
     await wait_until(lambda: len(receiver.receiver.attempts) >= 6, what="several 503s")
     assert h.worker.status().state in ("backing_off", "sending")

@@ -1,7 +1,7 @@
 """SIGKILL of a process that is pushing: after restart nothing is lost, and a batch that may have arrived
 is re-sent only as the very same batch (same rows, same idempotency key), so the receiver drops it.
 
-A real subprocess runs the worker against a real buffer file and state database; the reference receiver
+A real subprocess runs the worker against the telemetry store's file and a state database; the reference receiver
 answers slowly (it stores each batch, then waits before answering), and the process is killed while a
 batch is in flight, three times at different points, then restarted to drain the rest.
 """
@@ -12,14 +12,14 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from gateway.sync.receiver import RunningReceiver
-from tests.gateway.sync.conftest import SyncCerts, samples, wait_until
-from tests.gateway.sync.sqlite_source import fill
+from gateway.telemetry.inspect import read_stats
+from gateway.telemetry.store import TelemetryStore
+from tests.gateway.sync.conftest import SyncCerts, buffer_settings, put_and_flush, samples, wait_until
 
 TOTAL = 12_000
 BATCH = 500
@@ -36,12 +36,15 @@ def start_worker(tmp_path: Path, certs: SyncCerts, endpoint: str) -> subprocess.
 
 
 def buffer_backlog(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM sample").fetchone()[0])
+    return int(read_stats(path)["rows"])
 
 
 async def test_sigkill_during_push_loses_nothing(certs: SyncCerts, receiver: RunningReceiver, tmp_path: Path) -> None:
-    fill(tmp_path / "buffer.db", samples(TOTAL))
+    store = await TelemetryStore.open(tmp_path / "buffer.db", buffer_settings())
+    try:
+        await put_and_flush(store, samples(TOTAL))
+    finally:
+        await store.close()
     got = receiver.receiver
     got.behaviour.delay_s = 0.4  # stored, then a slow answer: kills land while the batch is in flight
     in_flight_at_kill: list[str] = []

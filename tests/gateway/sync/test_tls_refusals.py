@@ -20,7 +20,7 @@ from tests.support.certs import Issued
 async def _stopped_with(harness: HarnessFactory, certs: SyncCerts, receiver: RunningReceiver,
                         **settings: object) -> str:
     h = await harness(sync_settings(certs, receiver.url, **settings))
-    await h.source.append(samples(300))
+    await h.append(samples(300))
     h.start()
     await wait_until(lambda: h.worker.status().state == "stopped", what="sync stopped")
     status = h.worker.status()
@@ -69,7 +69,7 @@ async def test_missing_key_file_stops_sync_and_new_files_resume_it(
     client.key_file.write_bytes(certs.rogue_client.key_file.read_bytes())  # does not match the certificate
     monkeypatch.setattr(const, "CERT_RECHECK_INTERVAL_S", 0.05)
     h = await harness(sync_settings(certs, receiver.url, client=client))
-    await h.source.append(samples(200))
+    await h.append(samples(200))
     h.start()
     await wait_until(lambda: h.worker.status().state == "stopped", what="sync stopped")
     assert "client certificate or key unusable" in (h.worker.status().message or "")

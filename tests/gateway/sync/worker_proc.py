@@ -1,4 +1,4 @@
-"""Runs one sync worker in its own process, against a buffer file and a state database (for SIGKILL tests).
+"""Runs one sync worker in its own process, against the telemetry store's file and a state database (SIGKILL tests).
 
     python tests/gateway/sync/worker_proc.py BUFFER_DB STATE_DB SETTINGS_JSON
 """
@@ -17,8 +17,10 @@ from gateway.statedb.connection import open_state_db  # noqa: E402
 from gateway.sync.config import SyncSection  # noqa: E402
 from gateway.sync.deadletter import DeadLetterStore  # noqa: E402
 from gateway.sync.progress import SyncProgress  # noqa: E402
+from gateway.sync.store_source import TelemetryStoreSource  # noqa: E402
 from gateway.sync.worker import SyncWorker  # noqa: E402
-from tests.gateway.sync.sqlite_source import SqliteSource  # noqa: E402
+from gateway.telemetry.config import TelemetrySection  # noqa: E402
+from gateway.telemetry.store import TelemetryStore  # noqa: E402
 
 GATEWAY_ID = "gw-sync-01"
 
@@ -27,7 +29,7 @@ async def main(buffer: Path, state: Path, settings_json: str) -> None:
     import time
 
     settings = SyncSection.model_validate(json.loads(settings_json))
-    source = await SqliteSource.open(buffer)
+    source = TelemetryStoreSource(await TelemetryStore.open(buffer, TelemetrySection()))
     db = await open_state_db(state)
     worker = SyncWorker(settings, gateway_id=GATEWAY_ID, source=source, deadletters=DeadLetterStore(db, time.time),
                         progress=SyncProgress(db))
