@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth.const import ROLES
+from gateway.sync.status import SyncStatus
 
 Role = Literal["viewer", "technician", "admin", "sync"]
 assert set(Role.__args__) == set(ROLES), "Role literal out of step with gateway.auth.const.ROLES"  # type: ignore[attr-defined]
@@ -74,6 +75,7 @@ class StatusResponse(ResponseBody):
     watchdog: WatchdogStatus
     auth: AuthStatus
     listen: list[str]
+    sync: SyncStatus | None = Field(None, description="Upstream push sync: state, last success, backlog, lag, rate, dead letters.")
 
 
 class TokenIssueRequest(RequestBody):

@@ -25,6 +25,7 @@ from pydantic import (
 from gateway.auth import const as auth_const
 from gateway.telemetry.config import TelemetrySection
 from gateway.printers.config import PrintersSection
+from gateway.sync.config import SyncSection
 
 GATEWAY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 DEFAULT_STATE_DIR = Path("/var/lib/edge-gateway")
@@ -204,6 +205,7 @@ class GatewayConfig(_Section):
     lifecycle: LifecycleSection = Field(default_factory=LifecycleSection)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
     printers: PrintersSection = Field(default_factory=PrintersSection)
+    sync: SyncSection = Field(default_factory=SyncSection)
 
     @property
     def state_db_path(self) -> Path:

@@ -19,7 +19,7 @@ from tests.support.certs import TestCA
 from tests.support.net import free_port
 
 PRINTER_SERIAL = "01S00C123456789"
-ACCESS_CODE = "12345678"
+ACCESS_CODE = "40960731"
 SIMULATOR_PASSWORD = "sim-password-1"
 
 

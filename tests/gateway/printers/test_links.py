@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
+
+import pytest
 
 from gateway.factory import Gateway
 from gateway.printers.simulator.broker import Mosquitto
 from tests.gateway.printers.conftest import GatewayFactory, SimulatorFactory, eventually, printer_entry
 from tests.support.gateway import ApiClient, issue
-from tests.support.mosquitto import PRINTER_SERIAL, BrokerCerts
+from tests.support.mosquitto import ACCESS_CODE, PRINTER_SERIAL, BrokerCerts
 
 OTHER_SERIAL = "01S00C999999999"
 
@@ -71,7 +74,9 @@ async def _where(gateway: Gateway, condition: Any, serial: str = PRINTER_SERIAL)
 
 async def test_wrong_access_code_cn_and_pin_are_refused_once_with_a_clear_status(
     printer_broker: Mosquitto, broker_certs: BrokerCerts, printer_gateway: GatewayFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     gateway = await printer_gateway([
         printer_entry(printer_broker, ca_file=str(broker_certs.ca_file), access_code="wrong-code"),
         printer_entry(printer_broker, OTHER_SERIAL, ca_file=str(broker_certs.ca_file)),
@@ -90,7 +95,8 @@ async def test_wrong_access_code_cn_and_pin_are_refused_once_with_a_clear_status
     for state in (bad_code, wrong_cn, wrong_pin):
         assert not state["online"] and state["connects"] == 0
     text = json.dumps(await printer(gateway))
-    assert "wrong-code" not in text
+    assert "wrong-code" not in text and "wrong-code" not in caplog.text and ACCESS_CODE not in caplog.text
+    assert "not authorised" in caplog.text  # the refusal itself is logged plainly
 
 
 async def test_broker_restart_reconnects_and_state_is_fresh_within_10_s(
