@@ -39,6 +39,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.printers.assembly import PrintersPart, build_printers
 from gateway.statedb.connection import open_state_db
 from gateway.statedb.tokens import TokenRegistry
+from gateway.sync.assembly import build_sync_worker
+from gateway.sync.worker import SyncWorker, disabled_status
 from gateway.telemetry.integrity import record_quarantine
 from gateway.telemetry.store import TelemetryStore
 from gateway.web.feed import LiveFeed
@@ -100,6 +102,8 @@ class Gateway:
     http: HttpServer | None = None
     stopping: bool = False
     printers: PrintersPart | None = None
+    sync: SyncWorker | None = None
+    """The upstream push-sync part (None when [sync] is not enabled)."""
 
     @property
     def urls(self) -> list[str]:
@@ -177,6 +181,7 @@ class Gateway:
             auth=AuthStatus(active_kid=self.context.keyring.active_kid,
                             blocked_addresses=self.context.failed_auth.blocked_addresses()),
             listen=self.urls,
+            sync=self.sync.status() if self.sync is not None else disabled_status(),
         )
 
 
@@ -252,5 +257,9 @@ async def create_gateway(
     for part in printers.parts:
         supervisor.add(part)
     supervisor.add(telemetry)
+    if config.sync.enabled:  # after the store: stopped before it closes
+        gateway.sync = build_sync_worker(config.sync, gateway_id=config.gateway.id, store=telemetry, db=db,
+                                         clock=clock, monotonic=monotonic)
+        supervisor.add(gateway.sync)
     return gateway
 

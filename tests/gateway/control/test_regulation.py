@@ -19,7 +19,7 @@ import pytest
 from firmware_bridge.simulator.plant import ExtruderPlant, ZoneParams
 from gateway.control.autotune import AutotuneSettings, AutotuneStatus, RelayAutotune
 from gateway.control.config import ZoneControlConfig
-from gateway.control.const import LOOP_RATE_HZ_DEFAULT
+from gateway.control.const import LOOP_RATE_HZ_DEFAULT, LOOP_RATE_HZ_MAX, LOOP_RATE_HZ_MIN
 from gateway.control.pid import PidGains, ZonePid
 from gateway.control.safety import SafetySupervisor, SupervisorInput, ZoneInput, ZoneState
 
@@ -59,14 +59,15 @@ class Trace:
 class Loop:
     """Plant + wire quantisation + one period of latency, stepped in virtual time."""
 
-    def __init__(self, seed: int, params: ZoneParams | None = None) -> None:
+    def __init__(self, seed: int, params: ZoneParams | None = None, period_s: float = PERIOD_S) -> None:
         self.plant = ExtruderPlant(1, random.Random(seed), params or ZoneParams())
+        self.period_s = period_s
         self.now_s = 0.0
         self._pending = 0.0
 
     def sense(self) -> float:
-        self.plant.advance(PERIOD_S)
-        self.now_s += PERIOD_S
+        self.plant.advance(self.period_s)
+        self.now_s += self.period_s
         reading = self.plant.read_sensor(0)
         assert isinstance(reading, float)
         return round(reading, 2)
@@ -76,11 +77,17 @@ class Loop:
         self._pending = round(output * 1000) / 1000
 
 
-def regulate(gains: PidGains, seed: int, params: ZoneParams | None = None, setpoint_c: float = SETPOINT_C) -> Trace:
+def regulate(
+    gains: PidGains,
+    seed: int,
+    params: ZoneParams | None = None,
+    setpoint_c: float = SETPOINT_C,
+    period_s: float = PERIOD_S,
+) -> Trace:
     config = ZoneControlConfig(kp=gains.kp, ki=gains.ki, kd=gains.kd)
     pid = ZonePid(config.pid_settings())
-    supervisor = SafetySupervisor([config.safety_rules()], PERIOD_S)
-    loop = Loop(seed, params)
+    supervisor = SafetySupervisor([config.safety_rules()], period_s)
+    loop = Loop(seed, params, period_s)
     trace = Trace([], [], [], [])
     while loop.now_s < RUN_S:
         temp = loop.sense()
@@ -138,6 +145,11 @@ def test_default_gains_meet_the_regulation_bounds(seed: int) -> None:
 )
 def test_default_gains_are_robust_to_a_different_zone(params: ZoneParams) -> None:
     assert_meets_bounds(regulate(default_gains(), 4, params))
+
+
+@pytest.mark.parametrize("rate_hz", [LOOP_RATE_HZ_MIN, LOOP_RATE_HZ_MAX])
+def test_default_gains_at_the_loop_rate_limits(rate_hz: float) -> None:
+    assert_meets_bounds(regulate(default_gains(), 6, period_s=1 / rate_hz))
 
 
 @pytest.mark.parametrize("setpoint_c", [150.0, 250.0])
