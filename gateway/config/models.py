@@ -26,6 +26,7 @@ from gateway.auth import const as auth_const
 from gateway.telemetry.config import TelemetrySection
 from gateway.printers.config import PrintersSection
 from gateway.sync.config import SyncSection
+from gateway.control.settings import ExtruderSection
 
 GATEWAY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 DEFAULT_STATE_DIR = Path("/var/lib/edge-gateway")
@@ -206,6 +207,7 @@ class GatewayConfig(_Section):
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
     printers: PrintersSection = Field(default_factory=PrintersSection)
     sync: SyncSection = Field(default_factory=SyncSection)
+    extruder: ExtruderSection = Field(default_factory=ExtruderSection)
 
     @property
     def state_db_path(self) -> Path:
