@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from gateway import __version__
-from gateway.cli import audit_cmd, config_cmd, db_cmd, keys_cmd, printers_cmd, provision_cmd, serve_cmd, token_cmd
+from gateway.cli import audit_cmd, config_cmd, db_cmd, keys_cmd, printers_cmd, provision_cmd, serve_cmd, sync_cmd, token_cmd
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, CliError
 
 
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-gateway", description="Edge gateway for a factory printer VLAN.")
     parser.add_argument("--version", action="version", version=f"edge-gateway {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (serve_cmd, config_cmd, token_cmd, keys_cmd, audit_cmd, db_cmd, provision_cmd, printers_cmd):
+    for module in (serve_cmd, config_cmd, token_cmd, keys_cmd, audit_cmd, db_cmd, provision_cmd, sync_cmd, printers_cmd):
         module.add_parser(subparsers)
     return parser
 

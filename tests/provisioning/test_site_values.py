@@ -1,0 +1,75 @@
+"""Site values from an answers file and flags; bad values and conflicts are clear errors, not tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.provisioned import GATEWAY_ID, call_provision, seed_root
+
+
+def test_answers_file_values_reach_config_udev_and_certificate(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    answers = tmp_path / "site.toml"
+    answers.write_text(
+        f'gateway_id = "{GATEWAY_ID}"\nlisten = ["[::1]:18444"]\n'
+        'extruder_usb_id = "1a86:7523"\nextruder_usb_serial = "BOARD-0042"\n'
+    )
+    result = call_provision(root, "--answers", str(answers), "--listen", "127.0.0.1:18445")  # the flag wins
+    assert result.returncode == 0, result.stderr
+    config = (root / "etc/edge-gateway/config.toml").read_text()
+    assert f'id = "{GATEWAY_ID}"' in config
+    assert 'listen = [{ host = "127.0.0.1", port = 18445 }]' in config
+    rule = (root / "etc/udev/rules.d/90-edge-gateway.rules").read_text()
+    assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", ATTRS{serial}=="BOARD-0042", SYMLINK+="extruder"' in rule
+    assert 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in rule
+
+
+def test_generated_gateway_id_is_kept(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    assert call_provision(root).returncode == 0
+    gateway_id = (root / "etc/edge-gateway/gateway-id").read_text().strip()
+    assert gateway_id.startswith("gw-") and len(gateway_id) == 11
+    again = call_provision(root, "--gateway-id", "gw-other-01")
+    assert again.returncode == 1
+    assert f"already gateway '{gateway_id}'" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_bad_site_values_are_usage_errors(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    bad_answers = tmp_path / "bad.toml"
+    bad_answers.write_text('listen = ["printer.local:80"]\nunknown_key = 1\n')
+    cases = [
+        ("--listen", "localhost:8443"),
+        ("--listen", "127.0.0.1:99999"),
+        ("--gateway-id", "Not_Valid"),
+        ("--extruder-usb-id", "2e8a"),
+        ("--answers", str(bad_answers)),
+        ("--answers", str(tmp_path / "missing.toml")),
+    ]
+    for flag, value in cases:
+        result = call_provision(root, flag, value)
+        assert result.returncode == 2, (flag, value, result.stderr)
+        assert result.stderr.startswith("edge-gateway: "), result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (root / "etc/edge-gateway").exists()  # nothing was half-provisioned
+    bad_toml = tmp_path / "broken.toml"
+    bad_toml.write_text("listen = [")
+    result = call_provision(root, "--answers", str(bad_toml))
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
+
+
+def test_accounts_in_a_staged_root(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    (root / "etc/group").write_text((root / "etc/group").read_text() + "gpio:x:997:pi\n")  # Raspberry Pi OS has it
+    assert call_provision(root).returncode == 0
+    passwd = (root / "etc/passwd").read_text().splitlines()
+    assert passwd[0].startswith("root:x:0:0:")  # existing entries kept, in order
+    user = next(line.split(":") for line in passwd if line.startswith("edge-gateway:"))
+    assert user[5:] == ["/var/lib/edge-gateway", "/usr/sbin/nologin"]
+    groups = {line.split(":")[0]: line.split(":") for line in (root / "etc/group").read_text().splitlines()}
+    assert groups["dialout"][2:] == ["20", "edge-gateway"]
+    assert groups["gpio"][2:] == ["997", "pi,edge-gateway"]  # reused, member appended
+    assert groups["edge-gateway"][2] == user[3]
+    shadow = (root / "etc/shadow").read_text()
+    assert "edge-gateway:!*:" in shadow  # locked: nobody logs in as the service
+    assert "dialout:*::edge-gateway" in (root / "etc/gshadow").read_text()
