@@ -19,6 +19,7 @@ import aiosqlite
 
 from gateway import __version__
 from gateway.api.context import ApiContext
+from gateway.api.extruder import extruder_routes
 from gateway.api.models import AuthStatus, LoopStatus, PartStatus, StatusResponse, WatchdogStatus
 from gateway.api.printers import printer_routes, printer_view
 from gateway.api.table import core_routes
@@ -29,6 +30,8 @@ from gateway.auth.keyring import Keyring
 from gateway.auth.revocation import RevocationCache
 from gateway.auth.tokens import TokenService
 from gateway.config.models import GatewayConfig
+from gateway.control.client import ExtruderClient
+from gateway.control.simulated import SimulatedController
 from gateway.http.app import build_web_app
 from gateway.http.routes import Route
 from gateway.http.server import HttpServer, start_http
@@ -102,6 +105,8 @@ class Gateway:
     http: HttpServer | None = None
     stopping: bool = False
     printers: PrintersPart | None = None
+    extruder: ExtruderClient | None = None
+    """The extruder control process's client (None when [extruder] is not enabled)."""
     sync: SyncWorker | None = None
     """The upstream push-sync part (None when [sync] is not enabled)."""
 
@@ -164,6 +169,8 @@ class Gateway:
         for part in parts:
             if self.telemetry is not None and part.name == self.telemetry.name:
                 part.detail = self.telemetry.stats()
+            if self.extruder is not None and part.name == self.extruder.name:
+                part.detail = self.extruder.status_detail()
         state = "stopping" if self.stopping else ("degraded" if self.degraded() else "ok")
         uptime = time.monotonic() - self.started_monotonic
         return StatusResponse(
@@ -257,6 +264,17 @@ async def create_gateway(
     for part in printers.parts:
         supervisor.add(part)
     supervisor.add(telemetry)
+    if config.extruder.enabled:
+        extruder = ExtruderClient(config.extruder, state_dir=config.gateway.state_dir, audit=context.audit,
+                                  sink=telemetry, clock=clock, monotonic=monotonic,
+                                  log_level=config.gateway.log_level, log_format=config.gateway.log_format)
+        gateway.extruder = extruder
+        gateway.routes.extend(extruder_routes(extruder))
+        if config.extruder.simulator:
+            supervisor.add(SimulatedController(config.extruder, config.gateway.state_dir))
+        supervisor.add(extruder)
+        watchdog.add_check(extruder.liveness)
+        feed.add("extruder", lambda: extruder.latest)
     if config.sync.enabled:  # after the store: stopped before it closes
         gateway.sync = build_sync_worker(config.sync, gateway_id=config.gateway.id, store=telemetry, db=db,
                                          clock=clock, monotonic=monotonic)
