@@ -40,7 +40,7 @@ from gateway.lifecycle.supervisor import PartHealth, PartState, Supervisor
 from gateway.lifecycle.watchdog import LoopLagMonitor, WatchdogPinger
 from gateway.metrics import GatewayMetrics
 from gateway.printers.assembly import PrintersPart, build_printers
-from gateway.statedb.connection import open_state_db
+from gateway.statedb.connection import close_state_db, open_state_db
 from gateway.statedb.tokens import TokenRegistry
 from gateway.sync.assembly import build_sync_worker
 from gateway.sync.worker import SyncWorker, disabled_status
@@ -123,7 +123,7 @@ class Gateway:
         except BaseException:
             if self.telemetry is not None:
                 await self.telemetry.close()
-            await self.db.close()
+            await close_state_db(self.db)
             raise
         self.supervisor.start()
         log.info("gateway %s %s listening on %s", self.config.gateway.id, __version__, ", ".join(self.urls))
@@ -137,7 +137,7 @@ class Gateway:
         await self.supervisor.stop(self.config.lifecycle.shutdown_timeout_s / 2)
         if self.telemetry is not None:
             await self.telemetry.close()  # final flush; joins its threads
-        await self.db.close()
+        await close_state_db(self.db)
         self.notifier.close()
 
     def report_part_change(self, health: PartHealth) -> None:
@@ -216,13 +216,13 @@ async def create_gateway(
         revocations = RevocationCache()
         await revocations.load(registry)
     except BaseException:
-        await db.close()
+        await close_state_db(db)
         raise
     try:
         telemetry = await TelemetryStore.open(config.telemetry.db_path(config.gateway.state_dir), config.telemetry,
                                               clock=clock, monotonic=monotonic)
     except BaseException:
-        await db.close()
+        await close_state_db(db)
         raise
     if telemetry.quarantined is not None:
         await record_quarantine(AuditLog(db, clock), telemetry.quarantined, telemetry.epoch)

@@ -20,7 +20,7 @@ from gateway.auth.keyring import Keyring
 from gateway.config.loader import ConfigError, load_config
 from gateway.config.models import GatewayConfig
 from gateway.factory import ensure_private_dir
-from gateway.statedb.connection import open_state_db
+from gateway.statedb.connection import close_state_db, open_state_db
 from gateway.statedb.tokens import TokenRegistry
 
 EXIT_OK = 0
@@ -108,4 +108,4 @@ async def local_state(config: GatewayConfig) -> AsyncIterator[LocalState]:
         keyring = Keyring.open(config.signing_keys_dir, time.time)
         yield LocalState(config, db, keyring, TokenRegistry(db, time.time), AuditLog(db, time.time))
     finally:
-        await db.close()
+        await close_state_db(db)

@@ -21,6 +21,9 @@ LAST_ERROR_MAX_CHARS: Final = 200
 LEFTOVER_TASK_WAIT_S: Final = 1.0
 """Time given to tasks that were still running after every part stopped (a bug, logged) to end."""
 
+LEFTOVER_THREAD_WAIT_S: Final = 0.5
+"""Time given in all to threads still alive after the parts stopped to end before they are reported."""
+
 # --- systemd notify protocol -----------------------------------------------------------------------
 NOTIFY_STATUS_MAX_CHARS: Final = 200
 """STATUS= texts are cut to this length (and put on one line)."""

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable
 
 from gateway.auth.errors import KeyringError
 from gateway.config.models import GatewayConfig
 from gateway.factory import Gateway, create_gateway
 from gateway.http.server import BindError
-from gateway.lifecycle.const import LEFTOVER_TASK_WAIT_S
+from gateway.lifecycle.const import LEFTOVER_TASK_WAIT_S, LEFTOVER_THREAD_WAIT_S
 from gateway.lifecycle.notify import SystemdNotifier
+from gateway.lifecycle.stall_hook import StallHook, install_stall_hook, remove_stall_hook
 from gateway.statedb.migrate import SchemaTooNewError
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ async def run_service(
     """Serve until a stop signal. Returns the process exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    hook: StallHook | None = None
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
@@ -50,6 +54,7 @@ async def run_service(
             log.exception("start-up failed: %s: %s", type(exc).__name__, exc)
             notifier.status(f"start-up failed: {type(exc).__name__}: {exc}")
             return EXIT_STARTUP_FAILED
+        hook = install_stall_hook(loop, gateway.watchdog, os.environ)  # tests only; see stall_hook.py
         await notifier.ready(f"serving on {', '.join(gateway.urls)}")
         if on_ready is not None:
             result = on_ready(gateway)
@@ -69,6 +74,7 @@ async def run_service(
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        remove_stall_hook(loop, hook)
         notifier.close()
 
 
@@ -85,7 +91,14 @@ async def _cancel_leftover_tasks() -> None:
 
 
 def _report_leftover_threads() -> None:
-    """Every thread (aiosqlite's connection threads) should have ended with its part; log any that did not."""
+    """Every thread (aiosqlite's connection threads) should have ended with its part; log any that did not.
+
+    A thread that is just returning after its connection closed gets LEFTOVER_THREAD_WAIT_S in all.
+    """
+    deadline = time.monotonic() + LEFTOVER_THREAD_WAIT_S
     leftovers = [t for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive()]
+    for thread in leftovers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    leftovers = [t for t in leftovers if t.is_alive()]
     if leftovers:
         log.warning("threads still running at shutdown: %s", ", ".join(t.name for t in leftovers))

@@ -61,7 +61,7 @@ async def test_stop_leaves_no_task_and_no_thread(gateway_config: GatewayConfig) 
     await gateway.stop()
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - tasks_before == set()
-    assert threading.active_count() == threads_before
+    assert threading.active_count() == threads_before  # stop() waited for the database threads to end
     status = gateway.status()
     assert status.state == "stopping"
     assert all(p.state == "stopped" for p in status.parts)

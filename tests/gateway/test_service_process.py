@@ -120,3 +120,25 @@ def test_unsafe_keys_directory_is_reported_plainly(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "start-up failed" in result.stderr and "writable by other users" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigint_stops_cleanly_too(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port)
+    listener = NotifyListener(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
+    process = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        listener.wait_for("READY", 15)
+        process.send_signal(signal.SIGINT)  # Ctrl-C in a terminal
+        code = process.wait(timeout=SIGTERM_EXIT_LIMIT_S + 5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert listener.wait_for("STOPPING", 1)["STOPPING"] == "1"
+    listener.close()
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    assert code == 0, stderr
+    assert "stopped" in stderr and "Traceback" not in stderr and "still running at shutdown" not in stderr
