@@ -35,6 +35,8 @@ class LinkCounters:
     reconnects: int = 0
     """Handshakes after the port was closed (loss, unplug); a re-handshake after ``BOOT`` is not one."""
     link_losses: int = 0
+    open_failures: int = 0
+    """Attempts to open the port that failed (the port is absent, e.g. unplugged); retried with back-off."""
 
     def as_dict(self) -> dict[str, int]:
         """A plain copy, for printing or metrics."""

@@ -167,6 +167,7 @@ class SerialLink:
                     self._transport = SerialTransport.open(self.port_path, self._on_data, self._on_port_closed)
                 except OSError as exc:
                     self.open_error = str(exc)
+                    self.counters.open_failures += 1
                     await asyncio.sleep(self._backoff.next_delay())
                     continue
                 self._decoder.reset()
