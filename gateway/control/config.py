@@ -88,7 +88,14 @@ class ZoneControlConfig(_Model):
     def _band_below_max(self) -> Self:
         if self.runaway_hysteresis_c >= self.max_c:
             raise ValueError("runaway_hysteresis_c must be smaller than max_c")
+        if self.max_setpoint_c <= 0:
+            raise ValueError(f"max_c must exceed the {const.SETPOINT_MARGIN_BELOW_MAX_C:g} degC setpoint margin")
         return self
+
+    @property
+    def max_setpoint_c(self) -> float:
+        """Highest setpoint to accept: ``max_c`` less a margin for overshoot and sensor noise."""
+        return self.max_c - const.SETPOINT_MARGIN_BELOW_MAX_C
 
     def gains(self) -> PidGains:
         return PidGains(self.kp, self.ki, self.kd)

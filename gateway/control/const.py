@@ -39,6 +39,8 @@ OUTPUT_MAX: Final = 1.0
 # --- Safety supervisor ------------------------------------------------------------------------
 ZONE_MAX_C_DEFAULT: Final = 280.0
 """Highest temperature a zone may reach before ``overtemp`` (below the board's hard limit)."""
+SETPOINT_MARGIN_BELOW_MAX_C: Final = 15.0
+"""Setpoints are accepted up to ``max_c`` minus this, so overshoot and noise never reach ``overtemp``."""
 ZONE_MAX_C_LIMIT: Final = 450.0
 """No configuration may set a zone maximum above this."""
 RUNAWAY_HYSTERESIS_C: Final = 4.0

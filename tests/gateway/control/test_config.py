@@ -22,6 +22,10 @@ def test_defaults_are_the_named_constants() -> None:
     assert settings.ramp_c_per_s == 0.0
 
 
+def test_setpoints_stay_a_margin_below_the_max() -> None:
+    assert ZoneControlConfig(max_c=250.0).max_setpoint_c == 250.0 - const.SETPOINT_MARGIN_BELOW_MAX_C
+
+
 def test_every_field_has_a_description() -> None:
     for model in (ZoneControlConfig, AutotuneConfig):
         for name, field in model.model_fields.items():
@@ -42,7 +46,8 @@ def test_values_flow_into_the_core_types() -> None:
     [
         {"kp": -1.0},
         {"max_c": 1000.0},
-        {"max_c": 3.0, "runaway_hysteresis_c": 4.0},
+        {"max_c": 20.0, "runaway_hysteresis_c": 30.0},
+        {"max_c": 14.0},
         {"runaway_period_s": 0.0},
         {"watch_increase_c": 0.0},
         {"functional_range_c": 0.0},
