@@ -28,6 +28,16 @@ class Liveness:
 LivenessCheck = Callable[[], Liveness]
 
 
+def liveness_check_name(check: LivenessCheck) -> str:
+    """A check's name: the `name` of the object whose bound method it is (`LoopLagMonitor.check` is
+    "event-loop"), else the function's own name."""
+    owner = getattr(check, "__self__", None)
+    name = getattr(owner, "name", None)
+    if isinstance(name, str):
+        return name
+    return str(getattr(check, "__name__", repr(check)))
+
+
 class LoopLagMonitor:
     """Measures how late the event loop runs a sleeping task (a stalled loop shows as lag)."""
 
@@ -72,6 +82,10 @@ class WatchdogPinger:
 
     def add_check(self, check: LivenessCheck) -> None:
         self._checks.append(check)
+
+    def check_names(self) -> list[str]:
+        """Name of every registered check (`liveness_check_name`), in order."""
+        return [liveness_check_name(check) for check in self._checks]
 
     def evaluate(self) -> Liveness:
         for check in self._checks:

@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import io
 import os
+import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -87,3 +89,39 @@ def service_ids(root: Path) -> tuple[int, int]:
         if fields[0] == "edge-gateway":
             return int(fields[2]), int(fields[3])
     raise AssertionError("no edge-gateway user in passwd")
+
+
+# --- the installed unit, for systemd-analyze and for running its ExecStart by hand -----------------
+UNIT = Path("etc/systemd/system/edge-gateway.service")
+HOST_UNIT_DIR = Path("/usr/lib/systemd/system")
+
+
+def unit_settings(unit: Path) -> dict[str, list[str]]:
+    """`Section.Key` -> every value it is given, in order (unit files repeat keys)."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for raw in unit.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault(f"{section}.{key.strip()}", []).append(value.strip())
+    return settings
+
+
+def stage_for_systemd(root: Path) -> Path:
+    """What a real system adds around the installed unit: systemd's own units (so `verify --root`
+    finds sysinit.target and friends) and the program the unit starts, here a wrapper around this
+    checkout's gateway. Returns the wrapper's path inside the root."""
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree(HOST_UNIT_DIR, units, symlinks=True)
+    exec_start = shlex.split(unit_settings(root / UNIT)["Service.ExecStart"][0])
+    program = root / exec_start[0].lstrip("/")
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m gateway "$@"\n')
+    program.chmod(0o755)
+    return program
