@@ -171,6 +171,8 @@ class Gateway:
                 part.detail = self.telemetry.stats()
             if self.extruder is not None and part.name == self.extruder.name:
                 part.detail = self.extruder.status_detail()
+            if self.printers is not None and part.name in self.printers.link_names:
+                part.detail = self.printers.link_detail(part.name)
         state = "stopping" if self.stopping else ("degraded" if self.degraded() else "ok")
         uptime = time.monotonic() - self.started_monotonic
         return StatusResponse(

@@ -25,6 +25,16 @@ class PrintersPart:
     manager: PrinterManager
     parts: list[Part] = field(default_factory=list)
 
+    @property
+    def link_names(self) -> frozenset[str]:
+        return frozenset(f"printer:{entry.config.serial}" for entry in self.manager.entries())
+
+    def link_detail(self, part_name: str) -> dict[str, object]:
+        """What status shows for one printer link: its own state (e.g. auth_failed) and why."""
+        state = self.manager.get(part_name.removeprefix("printer:")).state
+        return {"link": str(state.link), "online": state.online, "message": state.link_message,
+                "connects": state.connects, "dropped": sum(state.dropped.values())}
+
 
 def build_printers(
     section: PrintersSection,

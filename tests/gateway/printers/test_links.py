@@ -94,6 +94,9 @@ async def test_wrong_access_code_cn_and_pin_are_refused_once_with_a_clear_status
     assert [entry.driver.attempts for entry in gateway.printers.manager.entries()] == [1, 1, 1]
     for state in (bad_code, wrong_cn, wrong_pin):
         assert not state["online"] and state["connects"] == 0
+    parts = {part.name: part for part in gateway.status().parts}
+    assert parts[f"printer:{PRINTER_SERIAL}"].detail["link"] == "auth_failed"
+    assert parts[f"printer:{OTHER_SERIAL}"].detail["link"] == "tls_refused"
     text = json.dumps(await printer(gateway))
     assert "wrong-code" not in text and "wrong-code" not in caplog.text and ACCESS_CODE not in caplog.text
     assert "not authorised" in caplog.text  # the refusal itself is logged plainly
