@@ -141,6 +141,8 @@ class ZoneGuard:
             required = min(required, WATCH_RAMP_SHARE * (eff - eff0))
             if required < WATCH_MIN_REQUIRED_C:
                 return None
+        if temp0 > eff - r.runaway_hysteresis_c - required:
+            return None  # less than the required rise was left to the holding band: not judged
         rise = temp - temp0
         if rise < required:
             return (

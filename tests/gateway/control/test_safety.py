@@ -236,6 +236,16 @@ def test_no_heating_failure_while_the_zone_rises(bench: Bench) -> None:
     assert v.faults == () and v.zone_states[1] is ZoneState.HEATING
 
 
+def test_the_last_degrees_before_the_band_are_not_judged_but_a_fall_is(bench: Bench) -> None:
+    bench.setpoints[1] = 210.0  # band from 206: 200 -> 204.5 has less than 2 degC left to go
+    bench.readings[1] = 204.5
+    v = bench.run_for(60.0)  # crawling (here: flat) in the last degrees is no heating failure
+    assert v.faults == () and v.zone_states[1] is ZoneState.HEATING
+    bench.readings[1] = 203.0  # falling away from the band while heating is
+    v = bench.run_for(41.0)
+    assert_zone_fault(v, 1, FaultCode.HEATING_FAILED)
+
+
 def test_a_slow_ramp_is_followed_without_a_false_heating_failure() -> None:
     b = Bench()
     b.setpoints[0], b.readings[0], b.effective[0] = 200.0, 25.0, 25.0
