@@ -11,9 +11,10 @@ VENV="$REPO/.venv"
 PYTHON="${PYTHON:-python3}"
 # Debian packages the gateway and its tests need: mosquitto is the real MQTT broker the printer
 # tests and the demo start on loopback; python3-venv makes the virtualenv; chromium is the real browser
-# the technician page's tests drive (through playwright, which never downloads a browser of its own).
+# the technician page's tests drive (through playwright, which never downloads a browser of its own);
+# systemd brings systemd-analyze, which the unit's tests run offline (verify, security).
 DEBIAN_PACKAGES=(python3 python3-venv python3-dev mosquitto mosquitto-clients openssl ca-certificates
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core systemd)
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
