@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", help="unix socket for fault injection and state queries")
     p.add_argument(
         "--fault", action="append", default=[], metavar="SPEC",
-        help="inject at start, e.g. sensor=0:open, heater=1:stuck, crc=0.2, drop=0.1, slow=150",
+        help="inject at start (repeatable), e.g. sensor=0:open, heater=1:dead, heater=1:stuck, crc=0.2, "
+        "drop=0.1, silence=on, slow=150, unplug=2000; at run time send the same commands with "
+        "python -m firmware_bridge.simulator.control SOCKET COMMAND",
     )
     return p
 

@@ -2,6 +2,9 @@
 
 A line is ``state`` (answer: the snapshot) or an injection command such as ``sensor=0:open``
 (answer: ``{"ok": true}``); errors answer ``{"ok": false, "error": "..."}``. One JSON line back.
+
+From a shell: ``python -m firmware_bridge.simulator.control SOCKET COMMAND...`` sends each command
+in turn and prints each answer (exit status 1 if one was refused, 2 if the simulator is unreachable).
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import asyncio
 import contextlib
 import json
 import os
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from firmware_bridge.simulator.runtime import Simulator
 
@@ -81,3 +85,26 @@ async def send_command(path: str, line: str, timeout_s: float = _CLIENT_TIMEOUT_
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
     return answer
+
+
+async def run_cli(argv: list[str], out: TextIO = sys.stdout) -> int:
+    """``SOCKET COMMAND...``: send the commands, print the answers; return the exit status."""
+    if len(argv) < 2:
+        print("usage: python -m firmware_bridge.simulator.control SOCKET COMMAND...", file=sys.stderr)
+        return 2
+    path, commands = argv[0], argv[1:]
+    status = 0
+    for command in commands:
+        try:
+            answer = await send_command(path, command)
+        except (OSError, TimeoutError, ValueError) as exc:
+            print(f"simulator at {path} unreachable: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(answer), file=out, flush=True)
+        if not answer.get("ok"):
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(run_cli(sys.argv[1:])))

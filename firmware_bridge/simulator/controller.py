@@ -63,11 +63,17 @@ class Controller:
         self.plant = plant
         self.counters = ControllerCounters()
         self._last_tick = now
-        self.boot(now)
+        self._reset(now)
 
     # --- lifecycle -------------------------------------------------------------------------
     def boot(self, now: float) -> list[Frame]:
         """Reset: outputs 0, faults and telemetry cleared, heartbeat disarmed. Returns ``! BOOT``."""
+        self._reset(now)
+        self.counters.boots += 1
+        return [Frame(None, "BOOT", {"fw": self.config.fw})]
+
+    def _reset(self, now: float) -> None:
+        """The power-on state (before any ``! BOOT`` is announced)."""
         zones = self.config.zones
         self.boot_time = now
         self.commanded: list[int] = [0] * zones
@@ -85,9 +91,7 @@ class Controller:
         self.readings: list[Temperature] = [self.plant.read_sensor(i) for i in range(zones)]
         self._bad_samples = [0] * zones
         self._next_sample = now
-        self.counters.boots += 1
         self._apply()
-        return [Frame(None, "BOOT", {"fw": self.config.fw})]
 
     def uptime_ms(self, now: float) -> int:
         """Milliseconds since the last boot."""

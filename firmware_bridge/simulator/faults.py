@@ -10,6 +10,7 @@ Commands (one per string)::
     slow=MS       delay every reply by MS (0 = off)
     reset         reset the board (``! BOOT``)
     unplug        close the pty and remove the link; replug   create a new pty, re-point the link
+    unplug=MS     unplug, then replug by itself after MS (a cable pulled and pushed back)
     clear         remove every injected fault
 """
 
@@ -50,7 +51,7 @@ class FaultCommand:
     on: bool | None = None
     """For ``silence``."""
     ms: int | None = None
-    """For ``slow``."""
+    """For ``slow`` (reply delay) and ``unplug`` (replug after this long; ``None``: stay unplugged)."""
 
 
 class FaultSyntaxError(ValueError):
@@ -78,10 +79,10 @@ def parse_fault(text: str) -> FaultCommand:
             if arg not in ("on", "off", ""):
                 raise FaultSyntaxError("silence=on|off")
             return FaultCommand(kind, on=arg != "off")
-        if kind is FaultKind.SLOW:
+        if kind is FaultKind.SLOW or (kind is FaultKind.UNPLUG and arg):
             ms = int(arg)
             if ms < 0:
-                raise FaultSyntaxError("slow=MS with MS >= 0")
+                raise FaultSyntaxError(f"{kind}=MS with MS >= 0")
             return FaultCommand(kind, ms=ms)
     except ValueError as exc:
         if isinstance(exc, FaultSyntaxError):

@@ -51,6 +51,7 @@ class Simulator:
         self.frames_tx = 0
         self._port: PtyPort | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        self._replug_timer: asyncio.TimerHandle | None = None
         self.replugged = asyncio.Event()
         """Set each time :meth:`replug` made a new pty (for callers that follow the path)."""
 
@@ -76,6 +77,7 @@ class Simulator:
 
     async def stop(self) -> None:
         """Stop ticking and remove the pty (and link)."""
+        self._cancel_replug()
         if self._tick_task is not None:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,6 +120,8 @@ class Simulator:
             self._send_all(self.controller.boot(self._clock()))
         elif cmd.kind is FaultKind.UNPLUG:
             self.unplug()
+            if cmd.ms is not None:
+                self._replug_timer = asyncio.get_running_loop().call_later(cmd.ms / 1000, self.replug)
         elif cmd.kind is FaultKind.REPLUG:
             self.replug()
         elif cmd.kind is FaultKind.CLEAR:
@@ -132,15 +136,22 @@ class Simulator:
 
     def unplug(self) -> None:
         """Close the pty and remove the link (the board keeps running, unheard)."""
+        self._cancel_replug()
         if self._port is not None:
             self._port.unplug()
 
     def replug(self) -> str:
         """Create a new pty, re-point the link; return the new slave path."""
         assert self._port is not None
+        self._cancel_replug()
         path = self._port.plug()
         self.replugged.set()
         return path
+
+    def _cancel_replug(self) -> None:
+        if self._replug_timer is not None:
+            self._replug_timer.cancel()
+            self._replug_timer = None
 
     def snapshot(self) -> dict[str, Any]:
         """The board's state as plain data (for tests and the control channel)."""

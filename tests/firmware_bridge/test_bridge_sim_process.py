@@ -120,3 +120,42 @@ async def test_bad_command_line_is_refused(tmp_path: Path) -> None:
     async with asyncio.timeout(15.0):
         out, err = await proc.communicate()
     assert proc.returncode == 2 and b"unknown fault" in err and out == b""
+
+
+async def run_control_cli(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "firmware_bridge.simulator.control", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(15.0):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_faults_injected_at_run_time_from_the_shell(sim_proc: SimProcess) -> None:
+    link = SerialLink(sim_proc.link, 3, telemetry_period_ms=50)
+    await link.start()
+    try:
+        await link.wait_up(5.0)
+        rc, out, _ = await run_control_cli(sim_proc.control, "heater=1:dead", "unplug=300")
+        assert rc == 0 and out.count('"ok": true') == 2, out
+        await wait_for(lambda: link.state is LinkState.LOST, what="loss on the timed unplug")
+        async with asyncio.timeout(5.0):
+            new_slave = (await sim_proc.proc.stdout.readline()).decode().strip()  # type: ignore[union-attr]
+        assert os.path.realpath(sim_proc.link) == new_slave, "replugged by itself at the same link"
+        await link.wait_up(5.0)
+        assert link.counters.reconnects == 1
+        await link.request("OUT", d0=500, d1=500)
+        rc, out, _ = await run_control_cli(sim_proc.control, "state", "melt=1")
+        assert rc == 1
+        state_line, refused_line = out.strip().splitlines()
+        assert '"heater_power_w": [400.0, 0.0, 0.0]' in state_line, "zone 1's heater is dead"
+        assert "unknown fault" in refused_line
+    finally:
+        await link.stop()
+
+
+async def test_control_cli_reports_an_absent_simulator(tmp_path: Path) -> None:
+    rc, out, err = await run_control_cli(str(tmp_path / "none.sock"), "state")
+    assert rc == 2 and out == "" and "unreachable" in err
