@@ -12,18 +12,24 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.auth.errors import KeyringError
+from gateway.secrets.fernet import SecretError
 from provisioning import const
 from provisioning.answers import SiteAnswers
 from provisioning.certificates import ensure_client_identity, ensure_server_tls
-from provisioning.config_render import ensure_config
+from provisioning.config_render import RenderedConfigError, ensure_config
 from provisioning.dirs import ensure_directories, own_state_tree
 from provisioning.files import Changes
 from provisioning.first_token import issue_first_admin_token
-from provisioning.identity import ensure_gateway_id, ensure_secrets_key, ensure_signing_keys
+from provisioning.identity import IdentityError, ensure_gateway_id, ensure_secrets_key, ensure_signing_keys
 from provisioning.layout import Layout
 from provisioning.udev import ensure_udev_rule
-from provisioning.unit import ensure_unit
-from provisioning.users import ensure_accounts
+from provisioning.unit import UnitError, ensure_unit
+from provisioning.users import AccountError, ensure_accounts
+
+PROVISIONING_ERRORS = (OSError, AccountError, IdentityError, RenderedConfigError, UnitError, KeyringError,
+                       SecretError, ValueError)
+"""What a run can fail with for a reason the operator can act on; each says what and where."""
 
 
 @dataclass(frozen=True)

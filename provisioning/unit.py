@@ -31,6 +31,9 @@ def ensure_unit(layout: Layout, changes: Changes, source: Path = UNIT_SOURCE) ->
         raise UnitError(f"{source}: unit file not found (run provisioning from a clone of edge-gateway)") from None
     written = write_file(layout.unit_file, text, const.PUBLIC_FILE_MODE, Owner(0, 0), changes, what="systemd unit")
     ensure_symlink(layout.unit_wants_link, str(const.UNIT_DIR / const.UNIT_NAME), changes)
+    program = _exec_start_program(text.decode())
+    if program is not None and not layout.place(program).exists():
+        changes.note(f"{program} (the unit's ExecStart) is missing: install the gateway there (README)")
     if layout.is_live_system and written:
         _daemon_reload(changes)
 
@@ -43,3 +46,11 @@ def _daemon_reload(changes: Changes) -> None:
     result = subprocess.run([systemctl, "daemon-reload"], capture_output=True, text=True)
     if result.returncode != 0:
         changes.note(f"systemctl daemon-reload failed: {result.stderr.strip()}")
+
+
+def _exec_start_program(unit_text: str) -> str | None:
+    for line in unit_text.splitlines():
+        if line.startswith("ExecStart="):
+            words = line.removeprefix("ExecStart=").split()
+            return words[0] if words else None
+    return None

@@ -13,7 +13,7 @@ from pathlib import Path
 from gateway.cli.common import EXIT_OK, EXIT_USAGE, CliError
 from provisioning.answers import AnswersError, load_answers
 from provisioning.const import ROTATABLE
-from provisioning.run import provision
+from provisioning.run import PROVISIONING_ERRORS, provision
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,9 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_USAGE) from None
     try:
         result = provision(args.root, answers, rotate=args.rotate)
-    except ValueError as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
-    except Exception as exc:  # every provisioning error is reported as one line, never a traceback
+    except PROVISIONING_ERRORS as exc:  # one line naming what and where, never a traceback
         raise CliError(f"provisioning failed: {exc}") from None
     changes = result.changes
     for line in changes.lines:
