@@ -104,9 +104,11 @@ def regulate(
     return trace
 
 
-def autotune(seed: int, params: ZoneParams | None = None, target_c: float = SETPOINT_C) -> RelayAutotune:
+def autotune(
+    seed: int, params: ZoneParams | None = None, target_c: float = SETPOINT_C, period_s: float = PERIOD_S
+) -> RelayAutotune:
     tuner = RelayAutotune(AutotuneSettings(target_c, max_c=ZoneControlConfig().max_c), 0.0)
-    loop = Loop(seed, params)
+    loop = Loop(seed, params, period_s)
     while tuner.status is AutotuneStatus.RUNNING:
         loop.apply(tuner.step(loop.now_s, loop.sense()))
     return tuner
@@ -186,6 +188,13 @@ def test_autotune_on_a_slower_zone_also_meets_the_bounds() -> None:
     tuner = autotune(seed=8, params=params)
     assert tuner.result is not None, tuner.abort_reason
     assert_meets_bounds(regulate(tuner.result.recommended, 9, params))
+
+
+def test_autotune_at_the_slowest_loop_rate_also_meets_the_bounds() -> None:
+    period_s = 1 / LOOP_RATE_HZ_MIN
+    tuner = autotune(seed=10, period_s=period_s)
+    assert tuner.result is not None, tuner.abort_reason
+    assert_meets_bounds(regulate(tuner.result.recommended, 13, period_s=period_s))
 
 
 def test_bounds_are_not_trivially_met(tuned: RelayAutotune) -> None:
