@@ -205,3 +205,25 @@ def test_output_is_always_within_0_and_1(
         out = p.update(setpoint, temp, k * DT)
         assert 0.0 <= out <= 1.0
         assert 0.0 <= p.terms.i <= 1.0
+
+
+@given(
+    ramp=st.floats(0.01, 10.0),
+    steps=st.lists(
+        st.tuples(st.floats(0.0, 400.0), st.floats(0.0, 400.0), st.floats(0.01, 2.0)), min_size=2, max_size=40
+    ),
+)
+def test_effective_setpoint_never_climbs_faster_than_the_ramp(
+    ramp: float, steps: list[tuple[float, float, float]]
+) -> None:
+    p = ZonePid(PidSettings(ramp_c_per_s=ramp))
+    now = 0.0
+    previous: float | None = None
+    for setpoint, temp, dt in steps:
+        now += dt
+        p.update(setpoint, temp, now)
+        eff = p.effective_setpoint_c
+        assert eff is not None and eff <= setpoint
+        if previous is not None:
+            assert eff - previous <= ramp * dt + 1e-9
+        previous = eff
