@@ -2,15 +2,17 @@
 
 Opens the port, does ``HELLO``, enables telemetry and prints every decoded frame (``tx``/``rx``),
 every discarded line (``rx!`` with the reason) and, every ``--interval`` seconds, the link counters.
-``--count N`` exits after N telemetry frames, ``--once`` after the first one plus a ``STATUS``.
-The port is opened exclusively: stop the gateway first. Like any host, the monitor turns heaters
-and motor off when it connects and when it exits.
+``--count N`` exits after N telemetry frames, ``--once`` after the first one plus a ``STATUS``;
+otherwise it runs until Ctrl-C (SIGINT) or SIGTERM. The port is opened exclusively: stop the
+gateway first. Like any host, the monitor turns heaters and motor off when it connects and when
+it exits (then also telemetry).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 from typing import TextIO
@@ -63,11 +65,24 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     printer = TrafficPrinter(out, show_tx=not args.rx_only)
     link = SerialLink(args.port, args.zones, telemetry_period_ms=args.tel, on_traffic=printer.traffic)
     events = link.subscribe()
+    stopped_by: list[str] = []
+    stop = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        stopped_by.append(name)
+        stop.set()
+        events.close()  # ends the event loop below; the link is then stopped cleanly
+
+    loop = asyncio.get_running_loop()
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in stop_signals:
+        loop.add_signal_handler(sig, on_signal, sig.name)
     await link.start()
     try:
-        try:
-            await link.wait_up(args.timeout)
-        except TimeoutError:
+        if not await _up_unless_stopped(link, args.timeout, stop):
+            if stopped_by:
+                printer.line(f"stopped by {stopped_by[0]} before the link was up")
+                return 0
             printer.line(f"link not up after {args.timeout} s ({link.open_error or link.lost_reason})")
             return 1
         hello = link.hello
@@ -85,13 +100,16 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 printer.counters(link)
                 next_counters = time.monotonic() + args.interval
                 continue
+            except StopAsyncIteration:
+                printer.line(f"stopped by {stopped_by[0] if stopped_by else 'the link'}")
+                break
             if isinstance(event, Telemetry):
                 seen += 1
             elif isinstance(event, FaultEvent):
                 printer.line(f"FAULT {event.code} zone={'-' if event.zone is None else event.zone}")
             elif isinstance(event, LinkStateChange):
                 printer.line(f"link {event.old} -> {event.new}: {event.reason}")
-        if args.once:
+        if args.once and not stopped_by:
             try:
                 status = await link.request("STATUS")
                 printer.line("status " + " ".join(f"{k}={v}" for k, v in status.fields.items()))
@@ -102,6 +120,20 @@ async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return 0
     finally:
         await link.stop()
+        for sig in stop_signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _up_unless_stopped(link: SerialLink, timeout_s: float, stop: asyncio.Event) -> bool:
+    """Wait until the link is up (True), ``stop`` is set or ``timeout_s`` passed (False)."""
+    up = asyncio.ensure_future(link.wait_up(timeout_s))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({up, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        up.cancel()
+        stopped.cancel()
+    return up.done() and not up.cancelled() and up.exception() is None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import TYPE_CHECKING
+
+import pytest
 
 from tests.firmware_bridge.fb_helpers import PYTHON
 
@@ -53,3 +56,29 @@ async def test_monitor_gives_up_on_a_missing_port(tmp_path: object) -> None:
     rc, out = await run_monitor("/nonexistent/ttyX", "--timeout", "0.5")
     assert rc == 1
     assert "link not up" in out and "could not open port" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_monitor_runs_until_a_signal_then_leaves_the_board_off(make_sim: SimFactory, sig: signal.Signals) -> None:
+    sim = await make_sim()
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "firmware_bridge.monitor", sim.port_path, "--tel", "50", "--interval", "0.1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(15.0):
+            while sum("rx  ! TEL n=" in line for line in lines) < 3:
+                lines.append((await proc.stdout.readline()).decode())  # type: ignore[union-attr]
+                assert lines[-1], "monitor ended early:\n" + "".join(lines)
+            assert any("state=up" in line for line in lines), "counters are printed while it runs"
+            assert sim.controller.tel_ms == 50
+            proc.send_signal(sig)
+            rest, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, "".join(lines) + rest.decode()
+    assert f"stopped by {sig.name}" in rest.decode()
+    assert sim.controller.tel_ms == 0 and sim.controller.applied == [0, 0, 0] and sim.controller.motor_rpm == 0.0

@@ -77,8 +77,9 @@ def test_fault_command_language() -> None:
     assert parse_fault("crc=0.2").rate == 0.2
     assert parse_fault("silence=off").on is False
     assert parse_fault("slow=150").ms == 150
-    assert parse_fault("unplug").kind is FaultKind.UNPLUG
-    for bad in ("sensor=1:hot", "crc=2", "crc=x", "reset=now", "melt", "slow=-1", "silence=maybe"):
+    assert parse_fault("unplug").kind is FaultKind.UNPLUG and parse_fault("unplug").ms is None
+    assert parse_fault("unplug=2000").ms == 2000
+    for bad in ("sensor=1:hot", "crc=2", "crc=x", "reset=now", "melt", "slow=-1", "silence=maybe", "unplug=-5"):
         with pytest.raises(FaultSyntaxError):
             parse_fault(bad)
 
