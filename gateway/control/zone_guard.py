@@ -84,9 +84,9 @@ class ZoneGuard:
         """Faults this input shows. Watch/runaway only run while the heater was allowed."""
         found: list[tuple[FaultCode, str]] = []
         reading = inp.reading
-        if reading is SensorFailure.OPEN or reading == SensorFailure.OPEN.value:
+        if isinstance(reading, str) and reading == SensorFailure.OPEN:  # SensorFailure is a str
             found.append((FaultCode.SENSOR_OPEN, "sensor reads open"))
-        elif reading is SensorFailure.SHORT or reading == SensorFailure.SHORT.value:
+        elif isinstance(reading, str) and reading == SensorFailure.SHORT:
             found.append((FaultCode.SENSOR_SHORT, "sensor reads short"))
         elif reading is not None and valid_temp(reading) is None:
             found.append((FaultCode.SENSOR_INVALID, f"reading {reading!r} is not a temperature"))

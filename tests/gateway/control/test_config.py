@@ -58,13 +58,13 @@ def test_values_flow_into_the_core_types() -> None:
 )
 def test_bad_zone_values_are_refused(kw: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        ZoneControlConfig(**kw)  # type: ignore[arg-type]
+        ZoneControlConfig(**kw)
 
 
 @pytest.mark.parametrize("kw", [{"cycles": 1}, {"overshoot_margin_c": 2.0}, {"timeout_s": -1.0}, {"x": 1}])
 def test_bad_autotune_values_are_refused(kw: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        AutotuneConfig(**kw)  # type: ignore[arg-type]
+        AutotuneConfig(**kw)
 
 
 def test_autotune_target_at_or_above_the_zone_max_is_refused() -> None:
