@@ -6,8 +6,10 @@ simulator user may only write reports and read requests, like a printer's own br
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from gateway.printers.const import MQTT_USERNAME
 SIMULATOR_USERNAME = "simulator"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 ACL = f"""user {MQTT_USERNAME}
 topic read device/+/report
@@ -80,20 +83,32 @@ class Mosquitto:
         )
         return conf
 
-    def start(self) -> None:
+    def spawn(self) -> None:
+        """Start the process (it dies with the process that spawned it); `listening()` says when it is up."""
         conf = self._write_config()
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                                        stderr=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=die_with_parent)
+
+    def listening(self) -> bool:
+        """True once the broker accepts connections; raises if it exited."""
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            raise RuntimeError(f"mosquitto exited with {code}: {self.log_tail()}")
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.spawn()
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            if self.listening():
+                return
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}: {self.log_tail()}")
 
@@ -118,15 +133,18 @@ class Mosquitto:
         except OSError:
             return ""
 
-    def connection_attempts(self, username: str = MQTT_USERNAME) -> int:
-        """How many CONNECTs the broker logged for `username` (to see retry storms)."""
-        text = self.log_tail(10**7)
-        return sum(1 for line in text.splitlines() if "New client connected" in line and f"u'{username}'" in line) + \
-            sum(1 for line in text.splitlines() if "not authorised" in line.lower() or "bad user" in line.lower())
-
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+
+def die_with_parent() -> None:
+    """In a child before exec: get SIGTERM when the parent dies (Linux), so no broker outlives its gateway."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def secret_file(path: Path, value: str) -> Path:

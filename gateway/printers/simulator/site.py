@@ -24,7 +24,13 @@ from cryptography.x509.oid import NameOID
 
 from gateway.printers.config import PrinterConfig
 from gateway.printers.credentials import CredentialStore
-from gateway.printers.simulator.broker import SIMULATOR_USERNAME, BrokerFiles, Mosquitto, secret_file
+from gateway.printers.simulator.broker import (
+    SIMULATOR_USERNAME,
+    BrokerFiles,
+    Mosquitto,
+    die_with_parent,
+    secret_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ SIMULATED_SERIALS = ("01S00A000000001", "01S00A000000002", "01S00A000000003", "0
 CERT_VALID_DAYS = 365
 SIMULATOR_RATE_HZ = 1.0
 PROCESS_STOP_TIMEOUT_S = 3.0
+BROKER_POLL_S = 0.05
 
 
 def free_loopback_port() -> int:
@@ -93,13 +100,16 @@ class SimulatedSite:
         return cls(directory, broker, serials, password_file), printers
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.broker.start)
+        self.broker.spawn()  # from the loop's thread: the broker is tied to this process, not a worker thread
+        while not self.broker.listening():
+            await asyncio.sleep(BROKER_POLL_S)
         command = [sys.executable, "-m", "gateway.printers.simulator", "--port", str(self.broker.port),
                    "--username", SIMULATOR_USERNAME, "--password-file", str(self.password_file),
                    "--rate-hz", str(SIMULATOR_RATE_HZ)]
         for serial in self.serials:
             command += ["--serial", serial]
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=die_with_parent)
         log.info("simulated site: mosquitto on 127.0.0.1:%d, %d simulated printers", self.broker.port,
                  len(self.serials))
         try:

@@ -110,12 +110,12 @@ async def test_broker_restart_reconnects_and_state_is_fresh_within_10_s(
     gateway = await printer_gateway([printer_entry(broker, ca_file=str(broker_certs.ca_file))])
     await eventually(lambda: _online(gateway))
     pushalls_before = sim.pushalls_seen
-    await asyncio.to_thread(broker.stop)
+    broker.stop()
     await eventually(lambda: _where(gateway, lambda s: not s["online"]))
     sim.model.nozzle_target_c = 250.0  # changed while the gateway cannot see the printer
     full_before = (await printer(gateway))["full_reports"]
     restarted = time.time()
-    await asyncio.to_thread(broker.start)
+    broker.start()  # from this thread: the broker is tied to it (see die_with_parent)
     state = await eventually(lambda: _where(gateway, lambda s: s["online"] and s["connects"] == 2
                                             and s["full_reports"] > full_before), timeout_s=10)
     assert time.time() - restarted < 10 and state["updated_at"] > restarted
@@ -164,3 +164,30 @@ async def test_silence_marks_offline_and_asks_for_a_full_report(
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_insecure_skip_verify_connects_but_says_so_loudly_and_no_anchor_is_not_connected(
+    printer_broker: Mosquitto, simulators: SimulatorFactory, printer_gateway: GatewayFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await simulators(printer_broker)
+    gateway = await printer_gateway([printer_entry(printer_broker, insecure_skip_verify=True),
+                                     printer_entry(printer_broker, OTHER_SERIAL)])
+    await eventually(lambda: _online(gateway))
+    assert any(r.levelno == logging.WARNING and "NOT verified" in r.getMessage() for r in caplog.records)
+    idle = await printer(gateway, OTHER_SERIAL)
+    assert idle["link"] == "not_configured" and "printers pin" in idle["link_message"]
+
+
+async def test_a_printer_that_drops_off_the_network_comes_back(
+    printer_broker: Mosquitto, broker_certs: BrokerCerts, simulators: SimulatorFactory,
+    printer_gateway: GatewayFactory,
+) -> None:
+    sim = await simulators(printer_broker)
+    gateway = await printer_gateway([printer_entry(printer_broker, ca_file=str(broker_certs.ca_file))],
+                                    offline_after_s=1.0)
+    await eventually(lambda: _online(gateway))
+    sim.disconnect(for_s=2.5)
+    await eventually(lambda: _where(gateway, lambda s: s["link"] == "offline"))
+    await eventually(lambda: _online(gateway))
+    assert (await printer(gateway))["connects"] == 1  # the gateway's own link never dropped

@@ -80,7 +80,7 @@ json_values = st.recursive(
 json_objects = st.dictionaries(st.sampled_from(["print", "system", "info", "ams", "hms"]), json_values, max_size=4)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(json_objects, json_objects)
 def test_merge_never_fails_and_keeps_untouched_keys(state: dict[str, Any], report: dict[str, Any]) -> None:
     merged = merge_report(state, report)
@@ -92,7 +92,7 @@ def test_merge_never_fails_and_keeps_untouched_keys(state: dict[str, Any], repor
             assert merged[key] == value or value != value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(json_objects)
 def test_merging_a_report_twice_changes_nothing_more(report: dict[str, Any]) -> None:
     once = merge_report({}, report)
