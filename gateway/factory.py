@@ -21,7 +21,7 @@ from gateway import __version__
 from gateway.api.context import ApiContext
 from gateway.api.extruder import extruder_routes
 from gateway.api.models import AuthStatus, LoopStatus, PartStatus, StatusResponse, WatchdogStatus
-from gateway.api.printers import printer_routes, printer_view
+from gateway.api.printers import printer_list, printer_routes
 from gateway.api.table import core_routes
 from gateway.api.telemetry import telemetry_routes
 from gateway.audit.store import AuditLog
@@ -262,7 +262,7 @@ async def create_gateway(
     supervisor.add(loop_monitor)
     supervisor.add(AuthRefresher(keyring, revocations, registry, tracker, metrics))
     supervisor.add(watchdog)
-    feed.add("printers", lambda: [printer_view(entry) for entry in printers.manager.entries()])
+    feed.add("printers", lambda: printer_list(printers.manager))
     for part in printers.parts:
         supervisor.add(part)
     supervisor.add(telemetry)

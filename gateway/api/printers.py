@@ -42,6 +42,10 @@ def printer_view(entry: PrinterEntry) -> PrinterView:
     )
 
 
+def printer_list(manager: PrinterManager) -> PrinterList:
+    return PrinterList(printers=[printer_view(entry) for entry in manager.entries()])
+
+
 def command_result(record: CommandRecord) -> CommandResult:
     return CommandResult(sequence_id=record.sequence_id, command=record.command, status=str(record.status),
                          sent_at=record.sent_at, applied=record.applied, result=record.result,
@@ -73,7 +77,7 @@ class PrinterHandlers:
             raise ApiError(404, "not_found", f"no printer with serial {serial[:32]!r}") from None
 
     async def list_printers(self, request: web.Request) -> web.Response:
-        return model_response(PrinterList(printers=[printer_view(e) for e in self._manager.entries()]))
+        return model_response(printer_list(self._manager))
 
     async def get_printer(self, request: web.Request) -> web.Response:
         return model_response(printer_view(self._entry(request)))

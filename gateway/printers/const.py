@@ -16,6 +16,8 @@ RECONNECT_JITTER_FRACTION = 0.3
 
 MAX_REPORT_BYTES = 256 * 1024  # larger payloads are dropped unparsed
 MAX_MERGE_DEPTH = 8  # deeper nesting in a report is dropped
+MAX_STATE_BYTES = 1024 * 1024  # merged state above this (as JSON) is reset to the latest report
+STATE_SIZE_CHECK_EVERY = 100  # reports between two size checks of the merged state
 RECENT_COMMANDS_KEPT = 20
 COMMAND_REPLY_TIMEOUT_S = 10.0
 MAX_INBOX_MESSAGES = 1000  # per printer; older messages are dropped by the client's queue

@@ -34,6 +34,7 @@ class DropReason(StrEnum):
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     NOT_OBJECT = "not_object"
+    STATE_RESET = "state_reset"  # not a dropped report: the merged state outgrew its bound and was reset
 
 
 class CommandStatus(StrEnum):
@@ -116,6 +117,9 @@ class PrinterState:
             self.full_reports += 1
         if not self._take_replies(message):
             self.merged = merge_report(self.merged, message)
+            if self.reports % const.STATE_SIZE_CHECK_EVERY == 0 and self._state_too_large():
+                self.merged = merge_report({}, message)  # keys piling up: start again from this report
+                self.dropped[DropReason.STATE_RESET] += 1
             self.reading = normalise(self.merged)
             self.updated_at = self.clock()
         if self.link is not LinkState.ONLINE:
@@ -125,6 +129,9 @@ class PrinterState:
     def _answers_pushall(self, message: dict[str, Any]) -> bool:
         body = message.get("print")
         return isinstance(body, dict) and str(body.get("sequence_id")) == self.pending_pushall
+
+    def _state_too_large(self) -> bool:
+        return len(json.dumps(self.merged, separators=(",", ":"))) > const.MAX_STATE_BYTES
 
     def _drop(self, reason: DropReason) -> bool:
         self.dropped[reason] += 1

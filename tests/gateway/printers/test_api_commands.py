@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 
 from gateway.auth.roles import PRINTER_COMMAND_PERMISSIONS, role_allows
@@ -179,3 +180,14 @@ async def test_access_codes_never_appear_in_responses(site: Site) -> None:
                           "/api/v1/audit")]
     for text in texts:
         assert ACCESS_CODE not in text and "bad-code-xyz" not in text
+
+
+async def test_live_snapshot_carries_the_printers(site: Site) -> None:
+    url = site.gateway.urls[0].replace("http://", "ws://") + "/api/v1/live"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.send_json({"type": "auth", "token": site.tokens["technician"]})
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        snapshot = await ws.receive_json(timeout=5)
+    printers = snapshot["printers"]["printers"]
+    assert [p["serial"] for p in printers] == [PRINTER_SERIAL, OFFLINE_SERIAL]
+    assert printers[0]["online"] and printers[0]["gcode_state"] == "RUNNING"

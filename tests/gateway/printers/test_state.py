@@ -122,3 +122,12 @@ def test_not_connected_never_asks() -> None:
     state.disconnected(LinkState.AUTH_FAILED, "refused")
     clock.now += 1000
     assert not state.check() and state.link is LinkState.AUTH_FAILED
+
+
+def test_state_that_keeps_growing_is_reset() -> None:
+    state = make_state(Clock())
+    filler = "x" * 20_000
+    for index in range(const.STATE_SIZE_CHECK_EVERY):
+        assert state.feed(encode({"print": {f"key{index}": filler, "mc_percent": 7}}))
+    assert state.dropped["state_reset"] == 1
+    assert len(json.dumps(state.merged)) < const.MAX_STATE_BYTES and state.reading.progress == 7.0
