@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from gateway.cli.common import EXIT_OK, EXIT_USAGE, CliError, add_config_argument, config_path, load_or_exit
@@ -39,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
         after = parse_cursor(args.after) if args.after is not None else None
         out = sys.stdout
         for item in export_items(path, after):
-            if isinstance(item["value"], float) and not math.isfinite(item["value"]):
-                item["value"] = None  # JSON has no infinities (NaN is stored as NULL already)
             out.write(json.dumps(item, allow_nan=False, separators=(",", ":")) + "\n")
     except CursorError as exc:
         raise CliError(f"--after: {exc.message}", EXIT_USAGE) from None

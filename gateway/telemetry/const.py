@@ -8,6 +8,8 @@ from typing import Final
 FLUSH_INTERVAL_MS: Final = 250
 FLUSH_BATCH_SAMPLES: Final = 20_000
 """A flush starts early once this many samples are pending (one executemany, one transaction)."""
+MULTI_ROW_INSERT_ROWS: Final = 250
+"""Rows per INSERT statement of a batch (4 parameters each): fewer statement steps, less GIL traffic."""
 MAX_PENDING_SAMPLES: Final = 500_000
 """Samples held in memory while the disk refuses writes; beyond this, new samples are dropped and counted."""
 FLUSH_RETRY_DELAY_MS: Final = 1_000

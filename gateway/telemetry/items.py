@@ -24,6 +24,16 @@ class Page:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class JsonPage:
+    """A pull rendered for HTTP: ``items_json`` is the JSON array of the items, oldest first."""
+
+    items_json: str
+    count: int
+    next: Cursor
+    more: bool
+
+
 def rows_to_items(rows: Iterable[tuple[Any, ...]], names: Mapping[int, tuple[str, str]]) -> list[Item]:
     """Rows of ``schema.SELECT_AFTER`` as items; ``names`` maps series ids to (source, metric)."""
     items: list[Item] = []

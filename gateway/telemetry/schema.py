@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from gateway.telemetry.const import APPLICATION_ID, GAP_METRIC, GAP_SOURCE, SCHEMA_VERSION
+from gateway.telemetry.const import APPLICATION_ID, GAP_METRIC, GAP_SOURCE, MULTI_ROW_INSERT_ROWS, SCHEMA_VERSION
 
 CREATE_STATEMENTS: Final = (
     "CREATE TABLE IF NOT EXISTS series ("
@@ -39,17 +39,35 @@ META_REJECTED: Final = "rejected_samples"
 META_CREATED_MS: Final = "created_ms"
 
 INSERT_SAMPLE: Final = "INSERT INTO samples (seq, ts_ms, series, value) VALUES (?, ?, ?, ?)"
+INSERT_SAMPLES_MULTI: Final = (
+    "INSERT INTO samples (seq, ts_ms, series, value) VALUES " + ", ".join(["(?, ?, ?, ?)"] * MULTI_ROW_INSERT_ROWS))
 INSERT_SERIES: Final = "INSERT INTO series (id, source, metric) VALUES (?, ?, ?)"
 SET_META: Final = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 SELECT_META: Final = "SELECT key, value FROM meta"
 SELECT_SERIES: Final = "SELECT id, source, metric FROM series"
 
-# Oldest first: samples and gap markers after a sequence, in one ordered stream.
+# Oldest first: samples and gap markers after a sequence, in one ordered stream. Non-finite values come
+# out as NULL (JSON has no infinities; SQLite stores NaN as NULL already).
 # Columns: seq, ts_ms, series (NULL for a gap), value, gap count, first_seq, first_ts_ms
 SELECT_AFTER: Final = (
-    "SELECT seq, ts_ms, series, value, NULL, NULL, NULL FROM samples WHERE seq > :after "
+    "SELECT seq, ts_ms, series, CASE WHEN abs(value) <= 1.7976931348623157e308 THEN value END, NULL, NULL, NULL "
+    "FROM samples WHERE seq > :after "
     "UNION ALL "
     "SELECT seq, last_ts_ms, NULL, count, count, first_seq, first_ts_ms FROM gaps WHERE seq > :after "
+    "ORDER BY 1 LIMIT :limit"
+)
+
+# The same stream rendered as JSON by SQLite itself (the pull API's hot path): (seq, item JSON text).
+# Only rows up to :upto (the newest committed sequence the store has confirmed) are read.
+SELECT_AFTER_JSON: Final = (
+    "SELECT s.seq, json_object('seq', s.seq, 'ts', s.ts_ms / 1000.0, 'source', n.source, 'metric', n.metric, "
+    "'value', CASE WHEN abs(s.value) <= 1.7976931348623157e308 THEN s.value END) "
+    "FROM samples AS s JOIN series AS n ON n.id = s.series WHERE s.seq > :after AND s.seq <= :upto "
+    "UNION ALL "
+    f"SELECT seq, json_object('seq', seq, 'ts', last_ts_ms / 1000.0, 'source', '{GAP_SOURCE}', 'metric', '{GAP_METRIC}', "
+    "'value', count, 'gap', json_object('count', count, 'first_seq', first_seq, 'last_seq', seq, "
+    "'first_ts', first_ts_ms / 1000.0, 'last_ts', last_ts_ms / 1000.0)) "
+    "FROM gaps WHERE seq > :after AND seq <= :upto "
     "ORDER BY 1 LIMIT :limit"
 )
 

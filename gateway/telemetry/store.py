@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from gateway.telemetry.connection import OpenedState, file_bytes, open_reader, o
 from gateway.telemetry.const import FLUSH_RETRY_DELAY_MS, MAX_SERIES, OVERFLOW_MAX_ROUNDS, REJECT_PROBE_INTERVAL_MS
 from gateway.telemetry.cursor import Cursor, check_cursor, decide_ack, start_seq
 from gateway.telemetry.integrity import QuarantineEvent, check_file, quarantine
-from gateway.telemetry.items import Page, rows_to_items
+from gateway.telemetry.items import JsonPage, Page, rows_to_items
 from gateway.telemetry.sink import Sample
 from gateway.telemetry.writer import BatchWriter, Row, SeriesRow
 
@@ -61,7 +62,7 @@ class TelemetryStore:
         self._monotonic = monotonic
         self._writer = BatchWriter(writer, lambda: int(clock() * 1000))
         self.epoch = state.epoch
-        self._next_seq = state.last_seq + 1
+        self._seqs = itertools.count(state.last_seq + 1)  # next(): the next sequence number
         self._committed_seq = state.last_seq
         self._acked_seq = state.acked_seq
         self._rows = state.rows
@@ -79,6 +80,7 @@ class TelemetryStore:
         self._lock = asyncio.Lock()
         self._listeners: list[CommitListener] = []
         self._closed = False
+        self._accept_below = self._max_pending
         self.counters = Counters(dropped_samples=state.dropped, rejected_samples=state.rejected)
 
     # ---- opening and closing -------------------------------------------------------------------
@@ -111,7 +113,7 @@ class TelemetryStore:
         except Exception:
             log.exception("final telemetry flush failed; %d samples lost", len(self._pending))
         finally:
-            self._closed = True
+            self._set_gate(closed=True)
             try:
                 await close_state_db(self._writer_conn)
             finally:
@@ -124,23 +126,33 @@ class TelemetryStore:
 
     def put(self, sample: Sample) -> None:
         """Accept one sample without blocking (``TelemetrySink``)."""
-        if self._refusing or self._closed:
-            self.counters.rejected_samples += 1
-            return
         pending = self._pending
-        if len(pending) >= self._max_pending:
-            self.counters.dropped_pending += 1
+        size = len(pending)
+        if size >= self._accept_below:  # refusing, closed, or too much waiting in memory
+            self._refuse_one()
             return
         sid = self._series_ids.get((sample.source, sample.metric))
         if sid is None:
             sid = self._new_series(sample.source, sample.metric)
             if sid is None:
                 return
-        seq = self._next_seq
-        self._next_seq = seq + 1
-        pending.append((seq, int(sample.ts * 1000.0), sid, sample.value))
-        if len(pending) >= self._batch_size:
+        pending.append((next(self._seqs), int(sample.ts * 1000.0), sid, sample.value))
+        if size + 1 == self._batch_size:
             self._wake.set()
+
+    def _refuse_one(self) -> None:
+        if self._refusing or self._closed:
+            self.counters.rejected_samples += 1
+        else:
+            self.counters.dropped_pending += 1
+
+    def _set_gate(self, *, refusing: bool | None = None, closed: bool | None = None) -> None:
+        if refusing is not None:
+            self._refusing = refusing
+        if closed is not None:
+            self._closed = closed
+        # put() accepts while fewer samples than this are pending: 0 while refusing or closed
+        self._accept_below = 0 if self._refusing or self._closed else self._max_pending
 
     def _new_series(self, source: str, metric: str) -> int | None:
         if len(self._series_ids) >= MAX_SERIES:
@@ -165,10 +177,12 @@ class TelemetryStore:
                 pass
             self._wake.clear()
             if self._refusing and self._monotonic() >= self._refusing_until:
-                self._refusing = False
+                self._set_gate(refusing=False)
             ok = await asyncio.shield(self.flush())
             if not ok:
                 await asyncio.sleep(FLUSH_RETRY_DELAY_MS / 1000)
+            elif len(self._pending) >= self._batch_size:
+                self._wake.set()  # a full batch arrived while writing: next flush at once
 
     async def flush(self) -> bool:
         """Write what is pending now. False if the write failed and the batch is kept for a retry."""
@@ -214,7 +228,7 @@ class TelemetryStore:
     def _reject(self, rows: list[Row], series: list[SeriesRow]) -> None:
         self.counters.rejected_samples += len(rows)
         self._pending_series[:0] = series  # names are still needed by later samples
-        self._refusing = True
+        self._set_gate(refusing=True)
         self._refusing_until = self._monotonic() + REJECT_PROBE_INTERVAL_MS / 1000
         log.warning("telemetry buffer full: %d samples rejected (reject_new)", len(rows))
 
@@ -283,6 +297,20 @@ class TelemetryStore:
         items = rows_to_items(rows, self._series_names)
         return Page(items=items, next=Cursor(self.epoch, rows[-1][0] if rows else start), more=more)
 
+    async def read_after_json(self, cursor: Cursor | None, limit: int) -> JsonPage:
+        """``read_after`` with the items rendered as one JSON array by SQLite (the pull API's hot path)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if cursor is not None:
+            check_cursor(cursor, epoch=self.epoch, last_seq=self._committed_seq)
+        start = start_seq(cursor, acked_seq=self._acked_seq)
+        rows = list(await self._reader.execute_fetchall(
+            schema.SELECT_AFTER_JSON, {"after": start, "upto": self._committed_seq, "limit": limit + 1}))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return JsonPage(items_json="[" + ",".join(row[1] for row in rows) + "]", count=len(rows),
+                        next=Cursor(self.epoch, rows[-1][0] if rows else start), more=more)
+
     async def ack(self, cursor: Cursor) -> tuple[Cursor, int, bool]:
         """Delete everything through ``cursor``. Returns (acked cursor, samples deleted, was new).
 
@@ -300,7 +328,7 @@ class TelemetryStore:
                 self._acked_seq = max(self._acked_seq, reach)
                 self._rows -= samples
                 deleted += samples
-        self._refusing = False
+        self._set_gate(refusing=False)
         return self.acked, deleted, True
 
     # ---- reporting -------------------------------------------------------------------------------

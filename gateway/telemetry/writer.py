@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from dataclasses import dataclass
 
 import aiosqlite
 
 from gateway.telemetry import schema
-from gateway.telemetry.const import ACK_DELETE_CHUNK_SAMPLES
+from gateway.telemetry.const import ACK_DELETE_CHUNK_SAMPLES, MULTI_ROW_INSERT_ROWS
 
 Row = tuple[int, int, int, float]
 """(seq, ts_ms, series id, value) as inserted."""
@@ -51,8 +52,11 @@ class BatchWriter:
             await self._conn.execute("BEGIN IMMEDIATE")
             if series:
                 await self._conn.executemany(schema.INSERT_SERIES, series)
-            if rows:
-                await self._conn.executemany(schema.INSERT_SAMPLE, rows)
+            full = len(rows) - len(rows) % MULTI_ROW_INSERT_ROWS
+            if full:  # the generator runs in aiosqlite's thread, off the event loop
+                await self._conn.executemany(schema.INSERT_SAMPLES_MULTI, _row_groups(rows, full))
+            if full < len(rows):
+                await self._conn.executemany(schema.INSERT_SAMPLE, rows[full:])
             await self._conn.executemany(schema.SET_META, meta)
             await self._conn.execute("COMMIT")
         except BaseException:
@@ -127,6 +131,12 @@ class BatchWriter:
             await self._rollback()
             raise
         return reach, deleted_samples, deleted_gaps
+
+
+def _row_groups(rows: Sequence[Row], end: int) -> Iterator[list[object]]:
+    """The parameters of one multi-row INSERT per MULTI_ROW_INSERT_ROWS rows of ``rows[:end]``."""
+    for start in range(0, end, MULTI_ROW_INSERT_ROWS):
+        yield list(chain.from_iterable(rows[start:start + MULTI_ROW_INSERT_ROWS]))
 
 
 async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | tuple | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.api.telemetry_models import TelemetryPage
 from gateway.config.models import GatewayConfig
 from gateway.factory import Gateway, create_gateway
 from gateway.telemetry.store import TelemetryStore
@@ -176,6 +177,7 @@ async def test_only_sync_may_pull_and_acks_are_audited(served) -> None:  # type:
     page = (await api.request("GET", "/api/v1/telemetry", token=token)).json()
     assert [i["seq"] for i in page["items"]] == [1, 2, 3, 4, 5] and page["more"] is False
     assert set(page["items"][0]) == {"seq", "ts", "source", "metric", "value"}
+    TelemetryPage.model_validate(page)  # what is served is what the OpenAPI document says
     assert (await api.request("POST", "/api/v1/telemetry/ack", token=token, json={"cursor": page["next"]})).status == 200
     entries = await gateway.context.audit.list(limit=5)
     ack = next(e for e in entries if e.action == "telemetry.ack")
