@@ -13,6 +13,7 @@ WATCH_INTERVAL_S = 0.5  # how often the driver checks for silence
 RECONNECT_INITIAL_S = 1.0
 RECONNECT_MAX_S = 60.0
 RECONNECT_JITTER_FRACTION = 0.3
+STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
 
 MAX_REPORT_BYTES = 256 * 1024  # larger payloads are dropped unparsed
 MAX_MERGE_DEPTH = 8  # deeper nesting in a report is dropped

@@ -87,9 +87,9 @@ class PrinterDriver:
         while True:
             self._tls_refusal = None
             self.attempts += 1
+            started = self.state.monotonic()
             try:
                 await self._session()
-                failures = 0
                 message = "connection closed"
             except aiomqtt.MqttCodeError as exc:
                 if _rc_value(exc) in BAD_CREDENTIALS_RC:
@@ -107,6 +107,8 @@ class PrinterDriver:
                 message = f"connection failed: {exc}"
             finally:
                 self._client = None
+            if self.state.monotonic() - started >= const.STABLE_SESSION_S:
+                failures = 0  # a link that held for a while starts again from the first delay
             failures += 1
             delay = reconnect_delay_s(failures, initial_s=self._reconnect_initial_s,
                                       max_s=self._reconnect_max_s, rng=self._rng)

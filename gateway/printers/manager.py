@@ -6,6 +6,7 @@ states and sends commands through `PrinterManager`; it never touches a driver or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -37,8 +38,6 @@ class IdleLink:
         self.name = f"printer:{serial}"
 
     async def run(self) -> None:
-        import asyncio
-
         await asyncio.Event().wait()
 
 
