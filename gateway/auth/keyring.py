@@ -20,40 +20,38 @@ injected wall clock.
 from __future__ import annotations
 
 import fcntl
-import json
 import math
 import os
-import re
-import secrets
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TypeVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gateway.auth.const import (
-    KEY_ID_BYTES,
-    KEY_ID_MAX_CHARS,
-    KEYRING_DIR_MODE,
-    KEYRING_FILE_MAX_BYTES,
-    KEYRING_FILE_MODE,
-    Clock,
-)
+from gateway.auth.const import KEYRING_DIR_MODE, KEYRING_FILE_MAX_BYTES, KEYRING_FILE_MODE, Clock
 from gateway.auth.errors import AuthError, KeyringError
+from gateway.auth.keyring_files import (
+    LOCK_NAME,
+    METADATA_NAME,
+    KeyEntry,
+    KeyInfo,
+    decode_metadata,
+    encode_metadata,
+    fsync_dir,
+    new_kid,
+    open_private_file,
+    read_all,
+    stat_key,
+    write_atomic,
+)
 
 __all__ = ["Clock", "KeyInfo", "Keyring", "KeyringError", "UnknownKeyError"]
 
-KeyStatus = Literal["active", "retired", "revoked"]
-_STATUSES: tuple[str, ...] = ("active", "retired", "revoked")
-_METADATA_NAME = "keyring.json"
-_LOCK_NAME = "keyring.lock"
-_FORMAT_VERSION = 1
-_KID_PATTERN = re.compile(rf"^[A-Za-z0-9_-]{{1,{KEY_ID_MAX_CHARS}}}$")
 _T = TypeVar("_T")
 
 
@@ -66,29 +64,10 @@ class UnknownKeyError(KeyringError, KeyError):
 
 
 @dataclass(frozen=True)
-class KeyInfo:
-    """Public metadata of one signing key (never the key itself)."""
-
-    kid: str
-    status: str
-    created_at: float
-    retired_at: float | None
-    revoked_at: float | None
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One key's persisted metadata; ``prune_at`` is when a retired key may be deleted."""
-
-    info: KeyInfo
-    prune_at: float | None = None
-
-
-@dataclass(frozen=True)
 class _Loaded:
     """An immutable snapshot of the keyring, swapped in whole on every (re)load."""
 
-    entries: dict[str, _Entry]
+    entries: dict[str, KeyEntry]
     private_keys: dict[str, Ed25519PrivateKey]
     public_keys: dict[str, Ed25519PublicKey]
     active_kid: str
@@ -115,7 +94,7 @@ class Keyring:
         """
         keyring = cls(keys_dir, clock)
         keyring._prepare_dir(create)
-        metadata = keyring._dir / _METADATA_NAME
+        metadata = keyring._dir / METADATA_NAME
         if not metadata.exists():
             if not create:
                 raise KeyringError(f"{metadata}: no keyring (create it first)")
@@ -185,11 +164,11 @@ class Keyring:
         if not math.isfinite(retain_s) or retain_s < 0:
             raise ValueError("retain_s must be a finite number of seconds >= 0")
 
-        def change(entries: dict[str, _Entry], now: float) -> KeyInfo:
+        def change(entries: dict[str, KeyEntry], now: float) -> KeyInfo:
             for kid, entry in list(entries.items()):
                 if entry.info.status == "active":
                     info = replace(entry.info, status="retired", retired_at=now)
-                    entries[kid] = _Entry(info, prune_at=now + retain_s)
+                    entries[kid] = KeyEntry(info, prune_at=now + retain_s)
             self._prune_entries(entries, now, retain_s)
             return self._add_key(entries, now)
 
@@ -203,14 +182,14 @@ class Keyring:
         Other processes using the same directory pick the change up on ``reload_if_changed()``.
         """
 
-        def change(entries: dict[str, _Entry], now: float) -> KeyInfo:
+        def change(entries: dict[str, KeyEntry], now: float) -> KeyInfo:
             entry = entries.get(kid)
             if entry is None:
                 raise UnknownKeyError(f"no key with id {kid!r} in {self._dir}")
             if entry.info.status == "revoked":
                 return entry.info
             info = replace(entry.info, status="revoked", revoked_at=now)
-            entries[kid] = _Entry(info)
+            entries[kid] = KeyEntry(info)
             if entry.info.status == "active":
                 self._add_key(entries, now)
             return info
@@ -224,10 +203,10 @@ class Keyring:
         the keys loaded before stay in force and ``KeyringError`` is raised.
         """
         try:
-            st = os.stat(self._dir / _METADATA_NAME)
+            st = os.stat(self._dir / METADATA_NAME)
         except OSError as exc:
-            raise KeyringError(f"{self._dir / _METADATA_NAME}: cannot stat keyring ({exc.strerror})") from None
-        changed = _stat_key(st) != self._loaded.stat_key
+            raise KeyringError(f"{self._dir / METADATA_NAME}: cannot stat keyring ({exc.strerror})") from None
+        changed = stat_key(st) != self._loaded.stat_key
         if changed:
             self._reload()
         return self._prune_due() or changed
@@ -275,7 +254,7 @@ class Keyring:
                     public[kid] = private[kid].public_key()
             active = [kid for kid, e in entries.items() if e.info.status == "active"]
             if len(active) != 1:
-                raise KeyringError(f"{self._dir / _METADATA_NAME}: corrupt keyring: {len(active)} active keys, need 1")
+                raise KeyringError(f"{self._dir / METADATA_NAME}: corrupt keyring: {len(active)} active keys, need 1")
         except BaseException:
             os.close(fd)
             raise
@@ -295,10 +274,10 @@ class Keyring:
         return due
 
     # --- internals: changes ----------------------------------------------------------------------
-    def _mutate(self, change: Callable[[dict[str, _Entry], float], _T]) -> _T:
+    def _mutate(self, change: Callable[[dict[str, KeyEntry], float], _T]) -> _T:
         """Apply ``change`` to a fresh copy of the on-disk metadata under the exclusive lock."""
         with self._lock(exclusive=True):
-            metadata = self._dir / _METADATA_NAME
+            metadata = self._dir / METADATA_NAME
             if metadata.exists():
                 fd, entries, _ = self._read_metadata()
                 os.close(fd)
@@ -307,31 +286,31 @@ class Keyring:
             before = dict(entries)
             result = change(entries, self._clock())
             if entries != before:
-                _write_atomic(self._dir, _METADATA_NAME, _encode_metadata(entries))
+                write_atomic(self._dir, METADATA_NAME, encode_metadata(entries))
             self._remove_unused_files(entries)
             self._load_locked()
         return result
 
-    def _ensure_first_key(self, entries: dict[str, _Entry], now: float) -> None:
+    def _ensure_first_key(self, entries: dict[str, KeyEntry], now: float) -> None:
         if not any(e.info.status == "active" for e in entries.values()):
             self._add_key(entries, now)
 
-    def _add_key(self, entries: dict[str, _Entry], now: float) -> KeyInfo:
+    def _add_key(self, entries: dict[str, KeyEntry], now: float) -> KeyInfo:
         """Generate a key, write its file, and add it to ``entries`` as the active key."""
-        kid = _new_kid()
+        kid = new_kid()
         while kid in entries or (self._dir / f"{kid}.pem").exists():
-            kid = _new_kid()
+            kid = new_kid()
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        _write_atomic(self._dir, f"{kid}.pem", pem)
+        write_atomic(self._dir, f"{kid}.pem", pem)
         info = KeyInfo(kid=kid, status="active", created_at=now, retired_at=None, revoked_at=None)
-        entries[kid] = _Entry(info)
+        entries[kid] = KeyEntry(info)
         return info
 
     @staticmethod
-    def _prune_entries(entries: dict[str, _Entry], now: float, retain_s: float | None) -> None:
+    def _prune_entries(entries: dict[str, KeyEntry], now: float, retain_s: float | None) -> None:
         """Drop retired keys past their retention (and, given ``retain_s``, revoked keys past it)."""
         for kid, entry in list(entries.items()):
             info = entry.info
@@ -345,19 +324,19 @@ class Keyring:
                 if info.revoked_at + retain_s <= now:
                     del entries[kid]
 
-    def _remove_unused_files(self, entries: dict[str, _Entry]) -> None:
+    def _remove_unused_files(self, entries: dict[str, KeyEntry]) -> None:
         """Delete key files of revoked/pruned keys and temporaries left by a crash (lock held)."""
         keep = {f"{kid}.pem" for kid, e in entries.items() if e.info.status != "revoked"}
         for path in self._dir.iterdir():
             name = path.name
             if (name.endswith(".pem") and name not in keep) or (name.startswith(".") and name.endswith(".tmp")):
                 path.unlink(missing_ok=True)
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
 
     # --- internals: files ------------------------------------------------------------------------
     @contextmanager
     def _lock(self, *, exclusive: bool) -> Iterator[None]:
-        path = self._dir / _LOCK_NAME
+        path = self._dir / LOCK_NAME
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, KEYRING_FILE_MODE)
         except OSError as exc:
@@ -368,26 +347,26 @@ class Keyring:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _read_metadata(self) -> tuple[int, dict[str, _Entry], tuple[int, int, int, int]]:
+    def _read_metadata(self) -> tuple[int, dict[str, KeyEntry], tuple[int, int, int, int]]:
         """Open and parse keyring.json; returns the still-open descriptor, entries and stat key."""
-        path = self._dir / _METADATA_NAME
-        fd = _open_private_file(path)
+        path = self._dir / METADATA_NAME
+        fd = open_private_file(path)
         try:
             st = os.fstat(fd)
             if st.st_size > KEYRING_FILE_MAX_BYTES:
                 raise KeyringError(f"{path}: corrupt keyring: file too large")
-            raw = _read_all(fd, path)
-            entries = _decode_metadata(raw, path)
+            raw = read_all(fd, path)
+            entries = decode_metadata(raw, path)
         except BaseException:
             os.close(fd)
             raise
-        return fd, entries, _stat_key(st)
+        return fd, entries, stat_key(st)
 
     def _read_private_key(self, kid: str) -> Ed25519PrivateKey:
         path = self._dir / f"{kid}.pem"
-        fd = _open_private_file(path)
+        fd = open_private_file(path)
         try:
-            data = _read_all(fd, path)
+            data = read_all(fd, path)
         finally:
             os.close(fd)
         try:
@@ -397,131 +376,3 @@ class Keyring:
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyringError(f"{path}: not an Ed25519 private key")
         return key
-
-
-# --- module helpers (pure functions, no state) -------------------------------------------------------
-def _new_kid() -> str:
-    return secrets.token_urlsafe(KEY_ID_BYTES)
-
-
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _open_private_file(path: Path) -> int:
-    """Open a regular file for reading, refusing symlinks and modes open to other users."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise KeyringError(f"{path}: missing") from None
-    except OSError as exc:
-        raise KeyringError(f"{path}: cannot open ({exc.strerror})") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise KeyringError(f"{path}: not a regular file")
-    if st.st_mode & 0o077:
-        os.close(fd)
-        raise KeyringError(
-            f"{path}: permissions {stat.S_IMODE(st.st_mode):04o} are too open; "
-            f"it must be {KEYRING_FILE_MODE:04o} (chmod {KEYRING_FILE_MODE:o} it)"
-        )
-    return fd
-
-
-def _read_all(fd: int, path: Path) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        while chunk := os.read(fd, 65536):
-            total += len(chunk)
-            if total > KEYRING_FILE_MAX_BYTES:
-                raise KeyringError(f"{path}: file too large")
-            chunks.append(chunk)
-    except OSError as exc:
-        raise KeyringError(f"{path}: cannot read ({exc.strerror})") from None
-    return b"".join(chunks)
-
-
-def _write_atomic(directory: Path, name: str, data: bytes) -> None:
-    """Write ``directory/name`` atomically; the file is 0600 from its creation."""
-    tmp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(tmp, flags, KEYRING_FILE_MODE)
-        try:
-            os.fchmod(fd, KEYRING_FILE_MODE)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, directory / name)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise KeyringError(f"{directory / name}: cannot write ({exc.strerror})") from None
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _encode_metadata(entries: dict[str, _Entry]) -> bytes:
-    keys = [
-        {
-            "kid": e.info.kid,
-            "status": e.info.status,
-            "created_at": e.info.created_at,
-            "retired_at": e.info.retired_at,
-            "revoked_at": e.info.revoked_at,
-            "prune_at": e.prune_at,
-        }
-        for e in sorted(entries.values(), key=lambda e: (e.info.created_at, e.info.kid))
-    ]
-    return (json.dumps({"format": _FORMAT_VERSION, "keys": keys}, indent=2) + "\n").encode()
-
-
-def _decode_metadata(raw: bytes, path: Path) -> dict[str, _Entry]:
-    def corrupt(what: str) -> KeyringError:
-        return KeyringError(f"{path}: corrupt keyring: {what}")
-
-    try:
-        doc: Any = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise corrupt("not valid JSON") from None
-    if not isinstance(doc, dict) or doc.get("format") != _FORMAT_VERSION or not isinstance(doc.get("keys"), list):
-        raise corrupt(f"expected an object with format {_FORMAT_VERSION} and a list of keys")
-    entries: dict[str, _Entry] = {}
-    for index, item in enumerate(doc["keys"]):
-        if not isinstance(item, dict):
-            raise corrupt(f"keys[{index}] is not an object")
-        kid, status = item.get("kid"), item.get("status")
-        if not isinstance(kid, str) or not _KID_PATTERN.match(kid):
-            raise corrupt(f"keys[{index}].kid is not a valid key id")
-        if kid in entries:
-            raise corrupt(f"key id {kid!r} appears twice")
-        if status not in _STATUSES:
-            raise corrupt(f"keys[{index}].status must be one of {', '.join(_STATUSES)}")
-        times: dict[str, float | None] = {}
-        for field in ("created_at", "retired_at", "revoked_at", "prune_at"):
-            value = item.get(field)
-            optional = field != "created_at"
-            if value is None and optional:
-                times[field] = None
-            elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                times[field] = float(value)
-            else:
-                raise corrupt(f"keys[{index}].{field} must be a number{' or null' if optional else ''}")
-        if status == "retired" and times["retired_at"] is None:
-            raise corrupt(f"keys[{index}] is retired without retired_at")
-        if status == "revoked" and times["revoked_at"] is None:
-            raise corrupt(f"keys[{index}] is revoked without revoked_at")
-        info = KeyInfo(kid, status, times["created_at"] or 0.0, times["retired_at"], times["revoked_at"])
-        entries[kid] = _Entry(info, times["prune_at"])
-    return entries
