@@ -7,7 +7,6 @@ simulator user may only write reports and read requests, like a printer's own br
 from __future__ import annotations
 
 import ctypes
-import getpass
 import os
 import signal
 import shutil
@@ -66,8 +65,10 @@ class Mosquitto:
         acl = self.directory / "acl"
         acl.write_text(ACL)
         conf = self.directory / "mosquitto.conf"
+        # Started as root, mosquitto drops to the user "mosquitto", who cannot read these private files.
+        run_as = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(
-            f"user {getpass.getuser()}\n"
+            f"{run_as}"
             "persistence false\n"
             f"log_dest file {self.log_file}\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
