@@ -23,6 +23,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--serial", action="append", required=True, help="a printer serial (repeat)")
     parser.add_argument("--rate-hz", type=float, default=1.0, help="delta reports per second per printer")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--hms", action="append", default=[], metavar="SERIAL", help="this printer reports an HMS error")
+    parser.add_argument("--failed", action="append", default=[], metavar="SERIAL", help="this printer's print failed")
+    parser.add_argument("--verification-required", action="append", default=[], metavar="SERIAL",
+                        help="this printer refuses commands like newer firmware (command verification failed)")
     return parser.parse_args(argv)
 
 
@@ -33,6 +37,11 @@ async def run(args: argparse.Namespace) -> None:
     for index, serial in enumerate(args.serial):
         model = SimulatedPrinter(serial, random.Random(rng.random()))
         model.elapsed_s = rng.uniform(0, 600) + index * 60  # printers at different points of their jobs
+        if serial in args.hms:
+            model.inject_hms()
+        if serial in args.failed:
+            model.fail_print()
+        model.verification_required = serial in args.verification_required
         simulators.append(PrinterSimulator(model, broker, rate_hz=args.rate_hz))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -41,6 +41,7 @@ CERT_VALID_DAYS = 365
 SIMULATOR_RATE_HZ = 1.0
 PROCESS_STOP_TIMEOUT_S = 3.0
 BROKER_POLL_S = 0.05
+DEMO_FAULTY_INDEX = 2
 
 
 def free_loopback_port() -> int:
@@ -108,6 +109,8 @@ class SimulatedSite:
                    "--rate-hz", str(SIMULATOR_RATE_HZ)]
         for serial in self.serials:
             command += ["--serial", serial]
+        if len(self.serials) >= DEMO_FAULTY_INDEX + 1:
+            command += ["--hms", self.serials[DEMO_FAULTY_INDEX]]  # so the demo shows a normalised HMS code
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,
                                    preexec_fn=die_with_parent)
         log.info("simulated site: mosquitto on 127.0.0.1:%d, %d simulated printers", self.broker.port,
