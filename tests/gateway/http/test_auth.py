@@ -135,6 +135,16 @@ async def test_healthz_needs_no_token_and_discloses_nothing(client: ApiClient) -
     assert reply.json() == {"status": "ok"}
 
 
+async def test_healthz_is_503_while_shutting_down(gateway: Gateway, client: ApiClient) -> None:
+    gateway.stopping = True  # what stop() sets first, before the listeners close
+    try:
+        reply = await client.request("GET", "/healthz")
+    finally:
+        gateway.stopping = False
+    assert reply.status == 503
+    assert reply.json() == {"status": "unavailable"}
+
+
 def bad_tokens(gateway: Gateway) -> dict[str, tuple[str | None, str]]:
     """Each refused credential of the spec, with the reason the gateway must find for it."""
     now = int(time.time())
