@@ -129,3 +129,12 @@ async def test_missing_port_is_retried_with_back_off_not_in_a_loop(make_link: Li
         board.close()
     assert link.counters.open_failures - failures_after_4 <= 2, "next attempts wait 0.4 s each"
     assert link.counters.reconnects == 0, "first connection, not a reconnect"
+
+
+async def test_telemetry_gaps_are_counted_across_the_wrap(board: FakeBoard, make_link: LinkFactory) -> None:
+    link = await make_link(board.path, 1, telemetry_period_ms=0)
+    for n in (65533, 65534, 65535, 1, 2, 5):  # 0, then 3 and 4 missing
+        board.write(crc_line(f"! TEL n={n} up=5 t0=20.5 d0=0 rpm=0 bar=0 fault=none"))
+    await wait_for(lambda: link.counters.telemetry == 6, what="six TEL frames")
+    assert link.counters.gaps == 3
+    assert link.telemetry is not None and link.telemetry.n == 5

@@ -69,11 +69,23 @@ async def test_a_peer_that_stops_reading_never_blocks_or_spins_the_loop(raw_pty:
                 break
         assert transport.tx_dropped == 1, "the first frame that does not fit is dropped, not blocked on"
         assert transport.write(frame) is False and transport.tx_dropped == 2
-        # Idle with a full buffer: the loop must not be woken again and again by the writer.
+        # Idle with a full buffer: the loop must not be woken again and again by the writer, and
+        # stays free for everything else (a ticker sees no stall).
+        loop = asyncio.get_running_loop()
+        lateness: list[float] = []
+
+        async def ticker() -> None:
+            for _ in range(30):
+                due = loop.time() + 0.01
+                await asyncio.sleep(0.01)
+                lateness.append(loop.time() - due)
+
         cpu_before, wall_before = time.process_time(), time.monotonic()
-        await asyncio.sleep(0.3)
+        await ticker()
         cpu_used = time.process_time() - cpu_before
         assert cpu_used < 0.5 * (time.monotonic() - wall_before), cpu_used
+        assert max(lateness) < 0.25, "the loop stalled"  # generous: a loaded CI machine
+        assert transport.write(frame) is False, "still full: nothing was written behind our back"
 
         received = bytearray()
         async def reader_drains() -> bool:
@@ -86,6 +98,7 @@ async def test_a_peer_that_stops_reading_never_blocks_or_spins_the_loop(raw_pty:
         else:
             raise AssertionError("writes never resumed after the peer read again")
         assert len(received) >= accepted * len(frame) - WRITE_BUFFER_MAX_BYTES
+        assert received.startswith(frame), "queued frames go out whole and in order"
         assert not closed
     finally:
         transport.close()
