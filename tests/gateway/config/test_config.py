@@ -146,3 +146,15 @@ def test_every_unsafe_listen_address_is_listed(tmp_path: Path, capsys: pytest.Ca
     assert sum(line.startswith("http.listen[1].host: wildcard address :: refused") for line in lines) == 1
     assert sum(line.startswith("http.listen[2].host: plain HTTP on non-loopback address 10.1.1.1") for line in lines) == 1
     assert "6 problem(s)" in out
+
+
+@pytest.mark.parametrize("command", [["serve", "--config"], ["token", "list", "--config"], ["audit", "verify", "--config"]])
+def test_every_command_refuses_a_bad_config_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    path = write(tmp_path, '[http]\nlisten = [{ host = "0.0.0.0", port = "x" }]\n[gateway]\nstate = "/tmp"\n')
+    code = main([*command, str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "http.listen[0].port" in err and "gateway.state: unknown key" in err
+    assert not (tmp_path / "state").exists()  # nothing was started or created
