@@ -153,3 +153,12 @@ async def test_slow_replies_are_retried_with_the_same_seq(make_sim: SimFactory, 
     await wait_for(lambda: link.counters.stale_replies >= 1, what="the late reply to the first send")
     sim.inject("slow=0")
     assert link.state is LinkState.UP
+
+
+async def test_an_idle_link_keeps_the_heartbeat_fed(make_sim: SimFactory, make_link: LinkFactory) -> None:
+    sim = await make_sim(hb_ms=300)
+    link = await make_link(sim.port_path, 3, telemetry_period_ms=0)
+    assert link.hello is not None and link.hello.hb_ms == 300
+    await asyncio.sleep(1.5)  # five heartbeat timeouts without a single request from the caller
+    assert not sim.controller.faults, "keep-alive PINGs every hb/8 kept host_timeout away"
+    assert link.state is LinkState.UP and link.counters.frames_tx >= 4 + 5
