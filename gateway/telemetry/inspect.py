@@ -67,7 +67,8 @@ def export_items(path: Path, after: Cursor | None) -> Iterator[Item]:
         start = int(meta.get(schema.META_ACKED_SEQ, 0)) if after is None else after.seq
         names = {int(i): (str(s), str(m)) for i, s, m in conn.execute(schema.SELECT_SERIES)}
         while True:
-            rows = conn.execute(schema.SELECT_AFTER, {"after": start, "limit": EXPORT_PAGE_SAMPLES}).fetchall()
+            rows = conn.execute(schema.SELECT_AFTER,
+                                {"after": start, "upto": last_seq, "limit": EXPORT_PAGE_SAMPLES}).fetchall()
             if not rows:
                 return
             yield from rows_to_items(rows, names)

@@ -51,9 +51,9 @@ SELECT_SERIES: Final = "SELECT id, source, metric FROM series"
 # Columns: seq, ts_ms, series (NULL for a gap), value, gap count, first_seq, first_ts_ms
 SELECT_AFTER: Final = (
     "SELECT seq, ts_ms, series, CASE WHEN abs(value) <= 1.7976931348623157e308 THEN value END, NULL, NULL, NULL "
-    "FROM samples WHERE seq > :after "
+    "FROM samples WHERE seq > :after AND seq <= :upto "
     "UNION ALL "
-    "SELECT seq, last_ts_ms, NULL, count, count, first_seq, first_ts_ms FROM gaps WHERE seq > :after "
+    "SELECT seq, last_ts_ms, NULL, count, count, first_seq, first_ts_ms FROM gaps WHERE seq > :after AND seq <= :upto "
     "ORDER BY 1 LIMIT :limit"
 )
 

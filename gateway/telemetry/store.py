@@ -20,7 +20,6 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +29,13 @@ from gateway.statedb.connection import close_state_db
 from gateway.telemetry import schema
 from gateway.telemetry.budget import Counters, drop_chunk, is_full_error
 from gateway.telemetry.config import TelemetrySection
-from gateway.telemetry.connection import OpenedState, file_bytes, open_reader, open_writer
+from gateway.telemetry.connection import OpenedState, file_bytes
 from gateway.telemetry.const import FLUSH_RETRY_DELAY_MS, MAX_SERIES, OVERFLOW_MAX_ROUNDS, REJECT_PROBE_INTERVAL_MS
 from gateway.telemetry.cursor import Cursor, check_cursor, decide_ack, start_seq
-from gateway.telemetry.integrity import QuarantineEvent, check_file, quarantine
-from gateway.telemetry.items import JsonPage, Page, rows_to_items
+from gateway.telemetry.integrity import QuarantineEvent
+from gateway.telemetry.opening import open_buffer
+from gateway.telemetry.items import JsonPage, Page
+from gateway.telemetry.reader import BufferReader
 from gateway.telemetry.sink import Sample
 from gateway.telemetry.writer import BatchWriter, Row, SeriesRow
 
@@ -68,6 +69,7 @@ class TelemetryStore:
         self._rows = state.rows
         self._series_ids = {names: sid for sid, names in state.series.items()}
         self._series_names = dict(state.series)
+        self._read = BufferReader(reader, self._series_names)
         self._pending: list[Row] = []
         self._pending_series: list[SeriesRow] = []
         self._batch_size = settings.batch_size
@@ -89,20 +91,9 @@ class TelemetryStore:
     async def open(cls, path: Path, settings: TelemetrySection, *, clock: Callable[[], float] = time.time,
                    monotonic: Callable[[], float] = time.monotonic) -> TelemetryStore:
         """Check the file (quarantining a bad one: new epoch), open writer and reader."""
-        event: QuarantineEvent | None = None
-        reason = await _in_own_thread(check_file, path)
-        if reason is not None:
-            event = quarantine(path, reason, clock)
-            log.error("telemetry buffer %s is unusable (%s); moved to %s, starting a new epoch",
-                      path, reason, event.moved_to)
-        writer, state = await open_writer(path, durability=settings.durability, max_bytes=settings.max_bytes,
-                                          now_ms=int(clock() * 1000))
-        try:
-            reader = await open_reader(path)
-        except BaseException:
-            await close_state_db(writer)
-            raise
-        return cls(path, settings, writer, reader, state, clock=clock, monotonic=monotonic, quarantined=event)
+        opened = await open_buffer(path, settings, clock)
+        return cls(path, settings, opened.writer, opened.reader, opened.state, clock=clock, monotonic=monotonic,
+                   quarantined=opened.quarantined)
 
     async def close(self) -> None:
         """Final flush, then close both connections (their threads are joined). Idempotent."""
@@ -278,38 +269,26 @@ class TelemetryStore:
     def acked(self) -> Cursor:
         return Cursor(self.epoch, self._acked_seq)
 
+    def _start(self, cursor: Cursor | None, limit: int) -> int:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        if cursor is not None:
+            check_cursor(cursor, epoch=self.epoch, last_seq=self._committed_seq)
+        return start_seq(cursor, acked_seq=self._acked_seq)
+
     async def read_after(self, cursor: Cursor | None, limit: int) -> Page:
         """Up to ``limit`` items after ``cursor`` (after the acked cursor if None), oldest first.
 
-        Raises ``CursorError`` for a cursor of another epoch or beyond the newest committed sample.
+        Only committed samples are read (a batch committing right now is for the next pull). Raises
+        ``CursorError`` for a cursor of another epoch or beyond the newest committed sample.
         """
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        if cursor is not None:
-            check_cursor(cursor, epoch=self.epoch, last_seq=self._committed_seq)
-        start = start_seq(cursor, acked_seq=self._acked_seq)
-        upto = self._committed_seq
-        rows = list(await self._reader.execute_fetchall(
-            schema.SELECT_AFTER, {"after": start, "limit": limit + 1}))
-        rows = [row for row in rows if row[0] <= upto]  # a batch committing right now is for the next pull
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = rows_to_items(rows, self._series_names)
-        return Page(items=items, next=Cursor(self.epoch, rows[-1][0] if rows else start), more=more)
+        start = self._start(cursor, limit)
+        return await self._read.page(self.epoch, start, self._committed_seq, limit)
 
     async def read_after_json(self, cursor: Cursor | None, limit: int) -> JsonPage:
         """``read_after`` with the items rendered as one JSON array by SQLite (the pull API's hot path)."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        if cursor is not None:
-            check_cursor(cursor, epoch=self.epoch, last_seq=self._committed_seq)
-        start = start_seq(cursor, acked_seq=self._acked_seq)
-        rows = list(await self._reader.execute_fetchall(
-            schema.SELECT_AFTER_JSON, {"after": start, "upto": self._committed_seq, "limit": limit + 1}))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return JsonPage(items_json="[" + ",".join(row[1] for row in rows) + "]", count=len(rows),
-                        next=Cursor(self.epoch, rows[-1][0] if rows else start), more=more)
+        start = self._start(cursor, limit)
+        return await self._read.page_json(self.epoch, start, self._committed_seq, limit)
 
     async def ack(self, cursor: Cursor) -> tuple[Cursor, int, bool]:
         """Delete everything through ``cursor``. Returns (acked cursor, samples deleted, was new).
@@ -350,12 +329,6 @@ class TelemetryStore:
             **self.counters.as_dict(),
             "quarantined": self.quarantined.as_dict() if self.quarantined else None,
         }
-
-
-async def _in_own_thread(fn: Callable[[Path], str | None], path: Path) -> str | None:
-    """Run ``fn`` off the event loop in a thread of its own that is joined afterwards (none outlives it)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="telemetry-check") as executor:
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, path)
 
 
 def _describe(exc: BaseException) -> str:
