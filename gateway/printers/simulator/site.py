@@ -81,6 +81,7 @@ class SimulatedSite:
     serials: list[str]
     password_file: Path
     name: str = "printer-simulators"
+    process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def prepare(cls, state_dir: Path, count: int, credentials: CredentialStore) -> tuple[SimulatedSite, list[PrinterConfig]]:
@@ -113,6 +114,7 @@ class SimulatedSite:
             command += ["--hms", self.serials[DEMO_FAULTY_INDEX]]  # so the demo shows a normalised HMS code
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,
                                    preexec_fn=die_with_parent)
+        self.process = process
         log.info("simulated site: mosquitto on 127.0.0.1:%d, %d simulated printers", self.broker.port,
                  len(self.serials))
         try:
