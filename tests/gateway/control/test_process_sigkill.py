@@ -72,8 +72,9 @@ async def test_sigkill_leaves_heaters_off_within_heartbeat(tmp_path: Path, kill_
     port = free_port()
     config = _config(tmp_path, port, link)
     token, _ = await issue_token(load_config(config, environ={}), "kill", "admin", 3600)  # as the CLI does
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    with open(tmp_path / "gateway.log", "wb") as log_file:
+        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                                   stdout=subprocess.DEVNULL, stderr=log_file, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     control_pid = None
     try:
