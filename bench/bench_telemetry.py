@@ -103,7 +103,7 @@ def raw_executemany(path: Path, count: int, batch: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    for statement in budget_pragmas(256 * 1024 * 1024).statements():
+    for statement in budget_pragmas(256 * 1024 * 1024, batch).statements():
         conn.execute(statement)
     for statement in schema.CREATE_STATEMENTS:
         conn.execute(statement)

@@ -15,9 +15,14 @@ from dataclasses import dataclass
 from gateway.telemetry.const import (
     DROP_CHUNK_FRACTION,
     DROP_CHUNK_MIN_SAMPLES,
+    MIN_DB_PAGES,
     PAGE_SIZE_BYTES,
+    ROW_BYTES_UPPER_BOUND,
+    TRANSACTION_OVERHEAD_PAGES,
     WAL_BUDGET_FRACTION,
     WAL_BUDGET_MAX_BYTES,
+    WAL_FRAME_HEADER_BYTES,
+    WAL_HEADER_BYTES,
 )
 
 
@@ -35,13 +40,35 @@ class BudgetPragmas:
         )
 
 
-def budget_pragmas(max_bytes: int, page_size: int = PAGE_SIZE_BYTES) -> BudgetPragmas:
-    """Split ``max_bytes`` between the database file and its WAL."""
-    wal_bytes = min(WAL_BUDGET_MAX_BYTES, max_bytes // WAL_BUDGET_FRACTION)
-    wal_pages = max(1, wal_bytes // page_size)
-    db_pages = max(8, (max_bytes - wal_pages * page_size) // page_size)
-    return BudgetPragmas(max_page_count=db_pages, wal_autocheckpoint_pages=wal_pages,
-                         journal_size_limit_bytes=wal_pages * page_size)
+def batch_wal_bytes(batch_size: int, page_size: int = PAGE_SIZE_BYTES) -> int:
+    """WAL bytes one batch transaction may append (rows, their index pages, meta and a gap marker)."""
+    pages = batch_size * ROW_BYTES_UPPER_BOUND // page_size + TRANSACTION_OVERHEAD_PAGES
+    return pages * (page_size + WAL_FRAME_HEADER_BYTES)
+
+
+def budget_pragmas(max_bytes: int, batch_size: int, page_size: int = PAGE_SIZE_BYTES) -> BudgetPragmas:
+    """Split ``max_bytes`` between the database file and its WAL.
+
+    The WAL gets 1/8 of the budget (at most WAL_BUDGET_MAX_BYTES), and never less than two batch
+    transactions. It is checkpointed once it holds the reserve minus one transaction, so with the
+    transaction that crosses that mark it stays inside the reserve; ``journal_size_limit`` truncates it back.
+    """
+    txn_bytes = batch_wal_bytes(batch_size, page_size)
+    frame = page_size + WAL_FRAME_HEADER_BYTES
+    wal_bytes = max(min(WAL_BUDGET_MAX_BYTES, max_bytes // WAL_BUDGET_FRACTION), 2 * txn_bytes)
+    checkpoint_frames = max(1, (wal_bytes - txn_bytes - WAL_HEADER_BYTES) // frame)
+    db_pages = (max_bytes - wal_bytes) // page_size
+    return BudgetPragmas(max_page_count=db_pages, wal_autocheckpoint_pages=checkpoint_frames,
+                         journal_size_limit_bytes=wal_bytes)
+
+
+def budget_problem(max_bytes: int, batch_size: int) -> str | None:
+    """Why ``max_bytes`` cannot hold the WAL reserve for ``batch_size`` plus a useful file, or None."""
+    pages = budget_pragmas(max_bytes, batch_size).max_page_count
+    if pages < MIN_DB_PAGES:
+        needed = max_bytes + (MIN_DB_PAGES - pages) * PAGE_SIZE_BYTES
+        return f"too small for batch_size {batch_size}: at least {needed} bytes (or a smaller batch_size)"
+    return None
 
 
 def drop_chunk(rows: int, batch: int) -> int:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.telemetry import const
+from gateway.telemetry.budget import budget_problem
 
 DEFAULT_FILE_NAME = "telemetry.db"
 
@@ -54,6 +55,9 @@ class TelemetrySection(BaseModel):
     def _pending_holds_a_batch(self) -> TelemetrySection:
         if self.max_pending < self.batch_size:
             raise ValueError(f"max_pending: must be at least batch_size ({self.batch_size})")
+        problem = budget_problem(self.max_bytes, self.batch_size)
+        if problem is not None:
+            raise ValueError(f"max_bytes: {problem}")
         return self
 
     def db_path(self, state_dir: Path) -> Path:

@@ -44,7 +44,7 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
-async def open_writer(path: Path, *, durability: Durability, max_bytes: int,
+async def open_writer(path: Path, *, durability: Durability, max_bytes: int, batch_size: int,
                       now_ms: int) -> tuple[aiosqlite.Connection, OpenedState]:
     """Open (creating private if new) and prepare the file; the caller closes with ``close_state_db``."""
     ensure_private_parent(path)
@@ -58,7 +58,7 @@ async def open_writer(path: Path, *, durability: Durability, max_bytes: int,
             raise RuntimeError(f"telemetry buffer could not be switched to WAL (journal_mode={mode!r})")
         await conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[durability]}")
         await conn.execute("PRAGMA trusted_schema = OFF")
-        for statement in budget_pragmas(max_bytes).statements():
+        for statement in budget_pragmas(max_bytes, batch_size).statements():
             await conn.execute(statement)
         state = await _prepare(conn, now_ms)
     except BaseException:

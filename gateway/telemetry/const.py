@@ -22,6 +22,13 @@ PAGE_SIZE_BYTES: Final = 4096
 WAL_BUDGET_FRACTION: Final = 8
 """The WAL may use up to 1/8 of the byte budget (capped by WAL_BUDGET_MAX_BYTES); the rest is the file."""
 WAL_BUDGET_MAX_BYTES: Final = 8 * 1024 * 1024
+WAL_FRAME_HEADER_BYTES: Final = 24
+WAL_HEADER_BYTES: Final = 32
+ROW_BYTES_UPPER_BOUND: Final = 40
+"""Bytes a sample row may take in a page (about 26 in practice), for sizing the WAL of one batch."""
+TRANSACTION_OVERHEAD_PAGES: Final = 8
+"""Pages a transaction touches besides the new rows' leaves: b-tree parents, meta, series, gaps, free list."""
+MIN_DB_PAGES: Final = 32
 DROP_CHUNK_MIN_SAMPLES: Final = 1_000
 DROP_CHUNK_FRACTION: Final = 16
 """On overflow, drop_oldest deletes max(DROP_CHUNK_MIN_SAMPLES, rows / DROP_CHUNK_FRACTION, batch) rows."""

@@ -61,6 +61,7 @@ def _quarantine(path: Path, reason: str, clock: Callable[[], float]) -> Quaranti
 async def _open_writer(path: Path, settings: TelemetrySection,
                        clock: Callable[[], float]) -> tuple[aiosqlite.Connection, OpenedState]:
     return await open_writer(path, durability=settings.durability, max_bytes=settings.max_bytes,
+                             batch_size=settings.batch_size,
                              now_ms=int(clock() * 1000))
 
 

@@ -195,3 +195,20 @@ async def test_status_has_a_telemetry_part(served) -> None:  # type: ignore[no-u
     assert detail["backlog_samples"] == 7 and detail["epoch"] == store_of(gateway).epoch
     assert detail["dropped_samples"] == 0 and detail["size_bytes"] > 0 and detail["last_flush_at"] is not None
     assert json.dumps(detail)
+
+
+async def test_stop_flushes_what_was_put(tmp_path: Path) -> None:
+    """Samples put just before shutdown are written by the final flush, and served after the restart."""
+    config = config_for(tmp_path)
+    gateway = await create_gateway(config)
+    await gateway.start()
+    for sample in samples(123):
+        store_of(gateway).put(sample)
+    await gateway.stop()
+    gateway = await create_gateway(config)
+    await gateway.start()
+    try:
+        page = await store_of(gateway).read_after(None, 1_000)
+        assert [item["seq"] for item in page.items] == list(range(1, 124))
+    finally:
+        await gateway.stop()

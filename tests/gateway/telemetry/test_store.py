@@ -165,3 +165,47 @@ async def test_json_rendering_matches_the_items(tmp_path: Path) -> None:
         assert page.items[-1]["value"] == -12.345678901 and page.items[-2]["value"] is None
     finally:
         await store.close()
+
+
+async def test_failed_write_keeps_the_batch_and_retries(store: TelemetryStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An I/O error that is not 'full' loses nothing: the batch stays pending and the next flush writes it."""
+    real = store._writer.write_batch
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    async def flaky(*args: object) -> None:
+        if failures:
+            raise failures.pop()
+        await real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store._writer, "write_batch", flaky)
+    for sample in samples(300):
+        store.put(sample)
+    assert await store.flush() is False
+    stats = store.stats()
+    assert stats["pending_samples"] == 300 and stats["write_errors"] == 1 and "disk I/O" in stats["last_error"]
+    for sample in samples(10, start=300):
+        store.put(sample)
+    assert await store.flush() is True
+    page = await store.read_after(None, 1000)
+    assert [item["value"] for item in page.items] == [float(i) for i in range(310)]
+
+
+async def test_memory_bound_while_writes_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await TelemetryStore.open(tmp_path / "t.db", settings(batch_size=500, max_pending=1_000))
+    try:
+        async def broken(*args: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(store._writer, "write_batch", broken)
+        for sample in samples(1_500):
+            store.put(sample)
+        assert not await store.flush()
+        assert store.stats()["pending_samples"] == 1_000 and store.counters.dropped_pending == 500
+    finally:
+        monkeypatch.undo()
+        await store.close()  # the final flush writes what was kept
+    reopened = await TelemetryStore.open(tmp_path / "t.db", settings())
+    try:
+        assert reopened.committed_seq == 1_000
+    finally:
+        await reopened.close()
