@@ -1,7 +1,8 @@
 """``python -m firmware_bridge.simulator``: run a simulated extruder controller on a pty.
 
-The first line on stdout is the pty path (flushed); each replug prints the new path. SIGTERM or
-SIGINT stop it cleanly (pty, link and control socket removed); SIGUSR1 resets the board.
+The first line on stdout is the pty path (flushed), printed once the pty, the link and the control
+socket exist; each replug prints the new path. SIGTERM or SIGINT stop it cleanly (pty, link and
+control socket removed); SIGUSR1 resets the board. Bad options exit with status 2 and a message.
 """
 
 from __future__ import annotations
@@ -39,14 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace) -> int:
     """Run until a stop signal."""
-    if not 1 <= args.zones <= MAX_ZONES:
-        print(f"--zones must be 1..{MAX_ZONES}", file=sys.stderr)
+    problems = [
+        message
+        for bad, message in (
+            (not 1 <= args.zones <= MAX_ZONES, f"--zones must be 1..{MAX_ZONES}"),
+            (not args.hb > 0, "--hb must be > 0 ms"),
+            (not args.speed > 0, "--speed must be > 0"),
+            (not args.tmax > 0, "--tmax must be > 0 degC"),
+        )
+        if bad
+    ]
+    if problems:
+        print("; ".join(problems), file=sys.stderr)
         return 2
     try:
         faults = [parse_fault(spec) for spec in args.fault]
     except FaultSyntaxError as exc:
         print(f"--fault: {exc}", file=sys.stderr)
         return 2
+    for cmd in faults:
+        if cmd.zone is not None and not 0 <= cmd.zone < args.zones:
+            print(f"--fault: no zone {cmd.zone} (zones are 0..{args.zones - 1})", file=sys.stderr)
+            return 2
     controller = ControllerConfig(zones=args.zones, tmax_c=args.tmax, hb_ms=args.hb, speed=args.speed)
     sim = Simulator(SimulatorConfig(controller=controller, link_path=args.link, seed=args.seed))
     loop = asyncio.get_running_loop()
@@ -56,9 +71,14 @@ async def run(args: argparse.Namespace) -> int:
     loop.add_signal_handler(signal.SIGUSR1, sim.inject, "reset")
     control = ControlServer(sim, args.control) if args.control else None
     try:
-        print(await sim.start(), flush=True)
-        if control is not None:
-            await control.start()
+        try:
+            path = await sim.start()
+            if control is not None:
+                await control.start()
+        except OSError as exc:
+            print(f"cannot set up the simulator: {exc}", file=sys.stderr)
+            return 2
+        print(path, flush=True)  # the "ready" line: pty, link and control socket exist
         for cmd in faults:
             sim.inject(cmd)
         while not stop.is_set():

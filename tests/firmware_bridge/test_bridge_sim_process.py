@@ -112,14 +112,26 @@ async def test_faults_injected_from_the_command_line(tmp_path: Path) -> None:
     assert sim.proc.returncode == 0
 
 
-async def test_bad_command_line_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "melt=1"], b"unknown fault"),
+        (["--fault", "sensor=9:open"], b"no zone 9"),
+        (["--zones", "9"], b"--zones must be 1..8"),
+        (["--hb", "0"], b"--hb must be > 0"),
+        (["--speed", "-1"], b"--speed must be > 0"),
+        (["--link", "/nonexistent/dir/ttyEXT"], b"cannot set up the simulator"),
+        (["--control", "/nonexistent/dir/sim.sock"], b"cannot set up the simulator"),
+    ],
+)
+async def test_bad_command_line_is_refused(args: list[str], message: bytes) -> None:
     proc = await asyncio.create_subprocess_exec(
-        PYTHON, "-m", "firmware_bridge.simulator", "--fault", "melt=1",
+        PYTHON, "-m", "firmware_bridge.simulator", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(15.0):
         out, err = await proc.communicate()
-    assert proc.returncode == 2 and b"unknown fault" in err and out == b""
+    assert proc.returncode == 2 and message in err and out == b"", err
 
 
 async def run_control_cli(*args: str) -> tuple[int, str, str]:
