@@ -16,8 +16,11 @@ from firmware_bridge.constants import (
     DEFAULT_TEL_PERIOD_MS,
     LINK_CHECK_MIN_INTERVAL_MS,
     MAX_RETRIES,
+    MAX_ZONES,
     PROTO_VERSION,
     REPLY_TIMEOUT_MS,
+    TEL_PERIOD_MAX_MS,
+    TEL_PERIOD_MIN_MS,
 )
 from firmware_bridge.counters import LinkCounters
 from firmware_bridge.errors import FrameError, LinkDownError, LinkError, LinkLostError, ProtocolViolation, RequestRejected
@@ -70,6 +73,13 @@ class SerialLink:
         backoff: Backoff | None = None,
         on_traffic: TrafficTap | None = None,
     ) -> None:
+        """Raises ``ValueError`` for a zone count or telemetry period the protocol does not allow."""
+        if not 1 <= expected_zones <= MAX_ZONES:
+            raise ValueError(f"expected_zones must be 1..{MAX_ZONES}, not {expected_zones}")
+        if telemetry_period_ms != 0 and not TEL_PERIOD_MIN_MS <= telemetry_period_ms <= TEL_PERIOD_MAX_MS:
+            raise ValueError(
+                f"telemetry_period_ms must be 0 or {TEL_PERIOD_MIN_MS}..{TEL_PERIOD_MAX_MS}, not {telemetry_period_ms}"
+            )
         self.port_path = port_path
         self.expected_zones = expected_zones
         self.telemetry_period_ms = telemetry_period_ms

@@ -63,7 +63,11 @@ class TrafficPrinter:
 async def monitor(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Run the monitor; return the process exit status."""
     printer = TrafficPrinter(out, show_tx=not args.rx_only)
-    link = SerialLink(args.port, args.zones, telemetry_period_ms=args.tel, on_traffic=printer.traffic)
+    try:
+        link = SerialLink(args.port, args.zones, telemetry_period_ms=args.tel, on_traffic=printer.traffic)
+    except ValueError as exc:
+        print(f"bad option: {exc}", file=sys.stderr)
+        return 2
     events = link.subscribe()
     stopped_by: list[str] = []
     stop = asyncio.Event()

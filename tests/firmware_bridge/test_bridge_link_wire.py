@@ -16,6 +16,7 @@ from firmware_bridge.constants import MAX_RETRIES, REPLY_TIMEOUT_MS
 from firmware_bridge.crc import crc16_hex
 from firmware_bridge.errors import LinkLostError
 from firmware_bridge.frame import Frame
+from firmware_bridge.link import SerialLink
 from firmware_bridge.link_logic import Backoff
 from firmware_bridge.messages import LinkState
 from tests.firmware_bridge.fake_board import FakeBoard
@@ -138,3 +139,10 @@ async def test_telemetry_gaps_are_counted_across_the_wrap(board: FakeBoard, make
     await wait_for(lambda: link.counters.telemetry == 6, what="six TEL frames")
     assert link.counters.gaps == 3
     assert link.telemetry is not None and link.telemetry.n == 5
+
+
+@pytest.mark.parametrize(("zones", "tel_ms"), [(0, 100), (9, 100), (3, 19), (3, 5001), (3, -1)])
+def test_link_refuses_settings_the_protocol_does_not_allow(zones: int, tel_ms: int) -> None:
+    with pytest.raises(ValueError):
+        SerialLink("/dev/null", zones, telemetry_period_ms=tel_ms)
+    SerialLink("/dev/null", 8, telemetry_period_ms=0)  # telemetry off is allowed

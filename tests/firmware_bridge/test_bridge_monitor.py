@@ -82,3 +82,9 @@ async def test_monitor_runs_until_a_signal_then_leaves_the_board_off(make_sim: S
     assert proc.returncode == 0, "".join(lines) + rest.decode()
     assert f"stopped by {sig.name}" in rest.decode()
     assert sim.controller.tel_ms == 0 and sim.controller.applied == [0, 0, 0] and sim.controller.motor_rpm == 0.0
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--tel", "5"], "telemetry_period_ms"), (["--zones", "0"], "zones")])
+async def test_monitor_refuses_bad_options(args: list[str], message: str) -> None:
+    rc, out = await run_monitor("/nonexistent/ttyX", *args)
+    assert rc == 2 and "bad option" in out and message in out
