@@ -1,7 +1,8 @@
 """The push-sync part: reads the buffer from the acked cursor, POSTs batches over mutual TLS, acks on 2xx.
 
 One batch is in flight at a time, so the acked cursor only ever moves past rows the endpoint has
-acknowledged (2xx) or that were set aside as dead letters. Every decision after an attempt comes from
+acknowledged (2xx) or that were set aside as dead letters; the following batch is read and encoded
+meanwhile (it is only a prefetch: nothing about it is persisted until it is sent). Every decision after an attempt comes from
 ``RetryPolicy``; this module is the thin I/O shell around it. Runs under the Supervisor as part "sync".
 """
 
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from gateway.sync import const
-from gateway.sync.batch import Batch, SyncRow, encode_batch
+from gateway.sync.batch import Batch, EncodedBatch, SyncRow, encode_batch
 from gateway.sync.config import SyncSection
 from gateway.sync.deadletter import DeadLetterStore
 from gateway.sync.policy import Decision, Outcome, RetryPolicy, certificate_problem
@@ -31,7 +32,13 @@ from gateway.sync.tls import client_context, files_signature, probe_refusal
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+Prepared = tuple[Batch, EncodedBatch]
 BACKLOG_REFRESH_S = 0.5
+
+
+async def _cancel(task: asyncio.Task[object]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def disabled_status() -> SyncStatus:
@@ -173,23 +180,59 @@ class SyncWorker:
         log.info("sync: trying the endpoint again after a certificate problem")
 
     async def _push_until_stopped(self, session: aiohttp.ClientSession) -> str:
+        """Send batch after batch; the next one is read and encoded while the current one is in flight."""
+        ready: Prepared | None = None
         while True:
             await self._refresh_backlog()
-            try:
-                batch = await self._next_batch()
-            except StaleCursorError:
-                await self._progress.clear_inflight()
-                continue
-            if batch is None:
+            if ready is None:
+                try:
+                    ready = await self._encode(await self._next_batch())
+                except StaleCursorError:
+                    await self._progress.clear_inflight()
+                    continue
+            if ready is None:
                 self._oldest_pending_ts = None
                 await self._set_state("idle")
                 await self._persist()
                 await self._sleep(self._settings.idle_poll_s)
                 continue
+            batch, encoded = ready
             self._oldest_pending_ts = batch.rows[0].ts
-            stop = await self._deliver(session, batch)
+            following = asyncio.create_task(self._read_following(batch))
+            try:
+                stop = await self._deliver(session, batch, encoded)
+            except BaseException:
+                await _cancel(following)
+                raise
             if stop is not None:
+                await _cancel(following)
                 return stop
+            ready = await self._not_yet_acked(await following)
+
+    async def _encode(self, batch: Batch | None) -> Prepared | None:
+        if batch is None:
+            return None
+        return batch, await asyncio.to_thread(encode_batch, batch, self._settings.format)
+
+    async def _not_yet_acked(self, ready: Prepared | None) -> Prepared | None:
+        """A prefetched batch minus what was acked meanwhile by someone else (the pull API shares the cursor)."""
+        if ready is None:
+            return None
+        batch = ready[0]
+        acked = await self._source.acked_cursor()
+        if acked.epoch != batch.epoch or acked.seq >= batch.last_seq:
+            return None  # re-read from the acked cursor
+        if acked.seq < batch.first_seq:
+            return ready
+        return await self._encode(Batch(self._gateway_id, batch.epoch, [r for r in batch.rows if r.seq > acked.seq]))
+
+    async def _read_following(self, batch: Batch) -> Prepared | None:
+        """The batch after ``batch`` (not yet in flight: nothing is persisted about it), encoded."""
+        try:
+            rows = await self._source.read_after(SourceCursor(batch.epoch, batch.last_seq), self._settings.batch_size)
+        except StaleCursorError:
+            return None
+        return await self._encode(Batch(self._gateway_id, batch.epoch, rows)) if rows else None
 
     async def _next_batch(self) -> Batch | None:
         acked = await self._source.acked_cursor()
@@ -207,9 +250,8 @@ class SyncWorker:
             rows = await self._source.read_after(acked, limit)
         return Batch(self._gateway_id, acked.epoch, rows) if rows else None
 
-    async def _deliver(self, session: aiohttp.ClientSession, batch: Batch) -> str | None:
+    async def _deliver(self, session: aiohttp.ClientSession, batch: Batch, encoded: EncodedBatch) -> str | None:
         """Push one batch until it is acked or dead-lettered (None), or sync must stop (the reason)."""
-        encoded = await asyncio.to_thread(encode_batch, batch, self._settings.format)
         await self._progress.set_inflight(InFlight(batch.epoch, batch.first_seq, batch.last_seq, batch.key), self._clock())
         failures = 0
         refusals = 0

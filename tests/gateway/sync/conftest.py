@@ -113,10 +113,14 @@ class Harness:
         self.task = asyncio.create_task(self.worker.run())
 
     async def stop(self) -> None:
+        """Cancel the worker; a worker that had crashed meanwhile fails the test with its exception."""
         if self.task is not None:
+            ended = self.task.done()  # run() never returns by itself: ending early is a crash
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+            outcome = (await asyncio.gather(self.task, return_exceptions=True))[0]
             self.task = None
+            if ended:
+                raise AssertionError(f"the sync worker ended on its own: {outcome!r}")
 
 
 HarnessFactory = Callable[..., Any]
