@@ -13,7 +13,6 @@ import sqlite3
 from dataclasses import dataclass
 
 from gateway.telemetry.const import (
-    DROP_CHUNK_FRACTION,
     DROP_CHUNK_MIN_SAMPLES,
     MIN_DB_PAGES,
     PAGE_SIZE_BYTES,
@@ -71,9 +70,13 @@ def budget_problem(max_bytes: int, batch_size: int) -> str | None:
     return None
 
 
-def drop_chunk(rows: int, batch: int) -> int:
-    """How many of the oldest samples drop_oldest deletes to make room for a batch of ``batch``."""
-    return max(DROP_CHUNK_MIN_SAMPLES, rows // DROP_CHUNK_FRACTION, batch)
+def drop_chunk(batch: int, batch_size: int) -> int:
+    """How many of the oldest samples drop_oldest deletes to make room for ``batch`` new ones.
+
+    At least DROP_CHUNK_MIN_SAMPLES (fewer rounds of full-drop-retry), never more than ``batch_size``: a
+    delete writes about as much WAL as an insert of the same rows, and the WAL reserve holds one batch.
+    """
+    return min(batch_size, max(DROP_CHUNK_MIN_SAMPLES, batch))
 
 
 def is_full_error(exc: BaseException) -> bool:

@@ -7,7 +7,8 @@ from typing import Final
 # Flushing: producers' samples wait in memory at most this long (the crash-loss window).
 FLUSH_INTERVAL_MS: Final = 250
 FLUSH_BATCH_SAMPLES: Final = 20_000
-"""A flush starts early once this many samples are pending (one executemany, one transaction)."""
+"""A flush starts early once this many samples are pending; also the most rows one transaction inserts or
+deletes (acks and drops go in transactions of this size), which sizes the WAL reserve."""
 MULTI_ROW_INSERT_ROWS: Final = 250
 """Rows per INSERT statement of a batch (4 parameters each): fewer statement steps, less GIL traffic."""
 MAX_PENDING_SAMPLES: Final = 500_000
@@ -30,8 +31,7 @@ TRANSACTION_OVERHEAD_PAGES: Final = 8
 """Pages a transaction touches besides the new rows' leaves: b-tree parents, meta, series, gaps, free list."""
 MIN_DB_PAGES: Final = 32
 DROP_CHUNK_MIN_SAMPLES: Final = 1_000
-DROP_CHUNK_FRACTION: Final = 16
-"""On overflow, drop_oldest deletes max(DROP_CHUNK_MIN_SAMPLES, rows / DROP_CHUNK_FRACTION, batch) rows."""
+"""On overflow, drop_oldest deletes at least this many (at most batch_size) of the oldest samples per round."""
 OVERFLOW_MAX_ROUNDS: Final = 8
 """Drop-and-retry rounds for one batch before it is counted as lost (a disk that stays full)."""
 REJECT_PROBE_INTERVAL_MS: Final = 1_000
@@ -40,8 +40,6 @@ REJECT_PROBE_INTERVAL_MS: Final = 1_000
 # Reading and acknowledging.
 PAGE_DEFAULT_SAMPLES: Final = 1_000
 PAGE_MAX_SAMPLES: Final = 10_000
-ACK_DELETE_CHUNK_SAMPLES: Final = 50_000
-"""An ack deletes in transactions of at most this many rows, so a huge ack never holds the lock for long."""
 
 # Identity of the file and its contents.
 SCHEMA_VERSION: Final = 1

@@ -176,19 +176,24 @@ class TelemetryStore:
                 self._wake.set()  # a full batch arrived while writing: next flush at once
 
     async def flush(self) -> bool:
-        """Write what is pending now. False if the write failed and the batch is kept for a retry."""
+        """Write what is pending now, at most ``batch_size`` samples per transaction (so one transaction
+        never outgrows the WAL reserve). False if a write failed: the unwritten samples stay pending."""
         async with self._lock:
-            if self._closed or (not self._pending and not self._pending_series):
+            if self._closed:
                 return True
-            rows, self._pending = self._pending, []
-            series, self._pending_series = self._pending_series, []
-            try:
-                await self._write_with_overflow(rows, series)
-            except Exception as exc:
-                self._pending[:0] = rows
-                self._pending_series[:0] = series
-                self._note_error(exc)
-                return False
+            todo = len(self._pending)  # what producers add meanwhile is for the next flush
+            while todo > 0 or self._pending_series:
+                rows = self._pending[:min(todo, self._batch_size)]
+                del self._pending[:len(rows)]
+                todo -= len(rows)
+                series, self._pending_series = self._pending_series, []
+                try:
+                    await self._write_with_overflow(rows, series)
+                except Exception as exc:
+                    self._pending[:0] = rows
+                    self._pending_series[:0] = series
+                    self._note_error(exc)
+                    return False
             return True
 
     async def _write_with_overflow(self, rows: list[Row], series: list[SeriesRow]) -> None:
@@ -225,7 +230,7 @@ class TelemetryStore:
 
     async def _make_room(self, batch: int) -> bool:
         try:
-            dropped = await self._writer.drop_oldest(drop_chunk(self._rows, batch), self.counters.dropped_samples)
+            dropped = await self._writer.drop_oldest(drop_chunk(batch, self._batch_size), self.counters.dropped_samples)
         except Exception as exc:
             if not is_full_error(exc):
                 raise
@@ -303,7 +308,7 @@ class TelemetryStore:
             async with self._lock:
                 if self._closed:
                     raise RuntimeError("telemetry store is closed")
-                reach, samples, _markers = await self._writer.ack_chunk(decision.delete_through)
+                reach, samples, _markers = await self._writer.ack_chunk(decision.delete_through, self._batch_size)
                 self._acked_seq = max(self._acked_seq, reach)
                 self._rows -= samples
                 deleted += samples

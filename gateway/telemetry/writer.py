@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from gateway.telemetry import schema
-from gateway.telemetry.const import ACK_DELETE_CHUNK_SAMPLES, MULTI_ROW_INSERT_ROWS
+from gateway.telemetry.const import MULTI_ROW_INSERT_ROWS
 
 Row = tuple[int, int, int, float]
 """(seq, ts_ms, series id, value) as inserted."""
@@ -110,15 +110,15 @@ class BatchWriter:
             raise
         return Dropped(count=deleted, first_seq=first_seq, last_seq=last_seq, first_ts_ms=first_ts, last_ts_ms=last_ts)
 
-    async def ack_chunk(self, through_seq: int) -> tuple[int, int, int]:
-        """Delete samples and markers up to ``through_seq``, at most ACK_DELETE_CHUNK_SAMPLES samples.
+    async def ack_chunk(self, through_seq: int, chunk: int) -> tuple[int, int, int]:
+        """Delete samples and markers up to ``through_seq``, at most ``chunk`` samples.
 
         Returns (acked seq reached, samples deleted, markers deleted); call again until it reaches ``through_seq``.
         """
         try:
             await self._conn.execute("BEGIN IMMEDIATE")
             limit_row = await _one(self._conn, "SELECT seq FROM samples WHERE seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
-                                   (through_seq, ACK_DELETE_CHUNK_SAMPLES))
+                                   (through_seq, chunk))
             reach = through_seq if limit_row is None else int(limit_row[0]) - 1
             samples = await self._conn.execute(schema.DELETE_SAMPLES_THROUGH, (reach,))
             gaps = await self._conn.execute(schema.DELETE_GAPS_THROUGH, (reach,))

@@ -69,12 +69,13 @@ async def test_ack_deletes_and_replay_is_harmless(store: TelemetryStore) -> None
         await store.read_after(Cursor(store.epoch, 9999), 10)
 
 
-async def test_big_ack_deletes_in_chunks(tmp_path: Path) -> None:
+async def test_big_flush_and_ack_go_in_batch_sized_transactions(tmp_path: Path) -> None:
     store = await TelemetryStore.open(tmp_path / "t.db", settings(batch_size=20_000, max_pending=200_000))
     try:
         for sample in samples(120_000):
             store.put(sample)
         await store.flush()
+        assert store.counters.flushes == 6 and store.committed_seq == 120_000
         _, deleted, _ = await store.ack(Cursor(store.epoch, 120_000))
         assert deleted == 120_000 and store.stats()["backlog_samples"] == 0
     finally:
