@@ -75,6 +75,8 @@ class ControlLoop:
         self.verdict: Verdict = self.supervisor.current()
         self.setpoints: list[float | None] = [None] * self.zones
         self.autotunes: list[RelayAutotune | None] = [None] * self.zones
+        self.autotunes_finished: list[RelayAutotune | None] = [None] * self.zones
+        """Each zone's last finished autotune (shown with its outcome until the next one starts)."""
         self.outputs = [0.0] * self.zones
         self.readings: list[Reading] = [None] * self.zones
         self.sample_at: list[float | None] = [None] * self.zones
@@ -189,6 +191,7 @@ class ControlLoop:
 
     def _autotune_finished(self, zone: int, tune: RelayAutotune) -> None:
         self.autotunes[zone] = None
+        self.autotunes_finished[zone] = tune
         self.setpoints[zone] = None
         self.pids[zone].reset()
         if tune.status is AutotuneStatus.DONE and tune.result is not None:

@@ -47,7 +47,7 @@ def build_state(loop: ControlLoop, now: float, wall: float) -> ExtruderState:
         temp, sensor = _sensor(loop.readings[z])
         fault = verdict.zone_fault(z)
         gains = loop.pids[z].settings.gains
-        tune = loop.autotunes[z]
+        tune = loop.autotunes[z] or loop.autotunes_finished[z]
         tune_view = None
         if tune is not None:
             done, needed = tune.progress

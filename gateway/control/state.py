@@ -54,7 +54,7 @@ class ZoneView(_View):
     fault: FaultView | None
     max_c: float = Field(description="Highest setpoint allowed and the overtemp limit, degC.")
     gains: GainsView
-    autotune: AutotuneView | None = None
+    autotune: AutotuneView | None = Field(None, description="The running autotune, else the last one's outcome.")
 
 
 class ControllerView(_View):

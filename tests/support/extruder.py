@@ -9,6 +9,8 @@ regulation is then the same as on the real-time plant, in plant seconds).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from firmware_bridge.simulator.control import send_command
 from firmware_bridge.simulator.controller import ControllerConfig
 from firmware_bridge.simulator.runtime import Simulator, SimulatorConfig
 from gateway.control import const
@@ -53,12 +56,45 @@ def extruder_section(port: str, speed: float, zones: int = 1, *, loop_rate_hz: f
     }
 
 
+class SimProcess:
+    """``python -m firmware_bridge.simulator`` in its own process (its timing then does not depend on
+    this test process, which also runs the gateway); state and injections over its control socket."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, control: str) -> None:
+        self.proc = proc
+        self.control = control
+
+    @classmethod
+    async def start(cls, link: str, control: str, *, zones: int, speed: float, hb_ms: int, tmax_c: float) -> SimProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "firmware_bridge.simulator", "--zones", str(zones), "--speed", str(speed),
+            "--hb", str(hb_ms), "--tmax", str(tmax_c), "--link", link, "--control", control,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            await proc.stdout.readline()  # the pty path: up
+        return cls(proc, control)
+
+    async def snapshot(self) -> dict[str, Any]:
+        answer = await send_command(self.control, "state")
+        assert answer["ok"], answer
+        return answer["state"]  # type: ignore[no-any-return]
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.terminate()
+            await self.proc.wait()
+
+
 @dataclass
 class ExtruderSite:
     gateway: Gateway
     sim: Simulator
     api: ApiClient
     tokens: dict[str, str] = field(default_factory=dict)
+    sim_process: SimProcess | None = None
 
     @property
     def client(self) -> Any:
@@ -105,22 +141,28 @@ SiteFactory = Callable[..., Awaitable[ExtruderSite]]
 @pytest.fixture
 async def extruder_site(tmp_path: Path) -> AsyncIterator[SiteFactory]:
     """``await extruder_site(speed=20, zones=1, hb_ms=1000, tmax_c=300, loop_rate_hz=10, zone={...})``."""
-    started: list[tuple[Gateway, Simulator, ApiClient]] = []
+    started: list[tuple[Gateway, Simulator | SimProcess, ApiClient]] = []
 
     async def factory(*, speed: float = 20.0, zones: int = 1, hb_ms: int = 1000, tmax_c: float = 300.0,
-                      zone: dict[str, Any] | None = None, loop_rate_hz: float = 10.0, **extra: Any) -> ExtruderSite:
+                      zone: dict[str, Any] | None = None, loop_rate_hz: float = 10.0, sim_process: bool = False,
+                      **extra: Any) -> ExtruderSite:
         link = str(tmp_path / f"ttyEXT{len(started)}")
-        sim = Simulator(SimulatorConfig(
-            controller=ControllerConfig(zones=zones, speed=speed, hb_ms=hb_ms, tmax_c=tmax_c), link_path=link,
-        ))
-        await sim.start()
+        sim: Simulator | SimProcess
+        if sim_process:
+            sim = await SimProcess.start(link, str(tmp_path / f"sim{len(started)}.sock"), zones=zones, speed=speed,
+                                         hb_ms=hb_ms, tmax_c=tmax_c)
+        else:
+            sim = Simulator(SimulatorConfig(
+                controller=ControllerConfig(zones=zones, speed=speed, hb_ms=hb_ms, tmax_c=tmax_c), link_path=link,
+            ))
+            await sim.start()
         config = make_config(tmp_path / f"state{len(started)}",
                              extruder=extruder_section(link, speed, zones, loop_rate_hz=loop_rate_hz, zone=zone, **extra))
         gw = await create_gateway(config)
         await gw.start()
         api = ApiClient(gw.urls[0])
         started.append((gw, sim, api))
-        site = ExtruderSite(gw, sim, api)
+        site = ExtruderSite(gw, sim, api) if isinstance(sim, Simulator) else ExtruderSite(gw, None, api, sim_process=sim)  # type: ignore[arg-type]
         for role in ROLES:
             site.tokens[role] = await issue(gw, role)
         await site.wait_state(lambda s: s["link"]["state"] == "up" and all(z["temp_c"] is not None for z in s["zones"]),
