@@ -41,8 +41,9 @@ def check_backoff(context: ApiContext, address: str, note: AuditNote) -> None:
 def authenticate(context: ApiContext, address: str, token: str | AuthError, note: AuditNote) -> Principal:
     """Verify `token` (or the error met while reading it) for a client at `address`.
 
-    Raises `ApiError` 429 while the address is in back-off, 401 for any bad credential (counted
-    against the address, except presenting none at all).
+    Raises `ApiError` 429 while the address is in back-off, 401 for any bad or missing credential,
+    counted against the address: a request without a token counts too, so that an anonymous flood is
+    blocked (429s are not audited) instead of filling the audit log with refusals.
     """
     check_backoff(context, address, note)
     try:
@@ -54,10 +55,9 @@ def authenticate(context: ApiContext, address: str, token: str | AuthError, note
     except AuthError as exc:
         context.metrics.auth_failures.labels(exc.reason).inc()
         note.details["reason"] = exc.reason
-        if exc.reason != "missing":  # presenting no credentials is not a failed authentication
-            block_s = context.failed_auth.record_failure(address)
-            if block_s > 0:
-                note.details["backoff_s"] = round(block_s, 1)
-                log.warning("client %s in failed-auth back-off for %.0f s", address, block_s)
+        block_s = context.failed_auth.record_failure(address)
+        if block_s > 0:
+            note.details["backoff_s"] = round(block_s, 1)
+            log.warning("client %s in failed-auth back-off for %.0f s", address, block_s)
         raise unauthorized(exc.message, exc.reason) from None
     return Principal(sub=claims.sub, role=claims.role, jti=claims.jti, kid=claims.kid)

@@ -33,11 +33,19 @@ async def test_sixth_bad_attempt_gets_429_and_other_address_still_works(gateway:
         await bystander.close()
 
 
-async def test_requests_without_a_token_do_not_start_a_block(gateway: Gateway, client: ApiClient) -> None:
-    for _ in range(8):
-        assert (await client.request("GET", "/api/v1/status")).status == 401
-    good = await issue(gateway, "viewer")
-    assert (await client.request("GET", "/api/v1/status", token=good)).status == 200
+async def test_an_anonymous_flood_is_blocked_and_cannot_fill_the_audit_log(gateway: Gateway) -> None:
+    flooder = ApiClient(gateway.urls[0], local_addr="127.0.0.4")
+    bystander = ApiClient(gateway.urls[0], local_addr="127.0.0.5")
+    try:
+        before = await gateway.context.audit.count()
+        statuses = [(await flooder.request("GET", "/api/v1/status")).status for _ in range(50)]
+        assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+        assert await gateway.context.audit.count() - before == 5  # the blocked requests are not written
+        good = await issue(gateway, "viewer")
+        assert (await bystander.request("GET", "/api/v1/status", token=good)).status == 200
+    finally:
+        await flooder.close()
+        await bystander.close()
 
 
 async def test_x_forwarded_for_is_not_trusted(gateway: Gateway) -> None:
