@@ -19,6 +19,7 @@ def test_answers_file_values_reach_config_udev_and_certificate(tmp_path: Path) -
     config = (root / "etc/edge-gateway/config.toml").read_text()
     assert f'id = "{GATEWAY_ID}"' in config
     assert 'listen = [{ host = "127.0.0.1", port = 18445 }]' in config
+    assert 'port = "/dev/extruder"' in config  # the name the udev rule gives the board
     rule = (root / "etc/udev/rules.d/90-edge-gateway.rules").read_text()
     assert 'ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="7523", ATTRS{serial}=="BOARD-0042", SYMLINK+="extruder"' in rule
     assert 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' in rule
