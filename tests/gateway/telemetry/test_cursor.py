@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.telemetry.cursor import Cursor, CursorError, check_cursor, decide_ack, parse_cursor, start_seq
 
@@ -51,3 +53,18 @@ def test_ack_decisions() -> None:
 def test_start_defaults_to_acked() -> None:
     assert start_seq(None, acked_seq=5) == 5
     assert start_seq(Cursor(EPOCH, 2), acked_seq=5) == 2
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=16, max_size=16), st.integers(0, 2**63 - 1))
+def test_every_cursor_round_trips(epoch: str, seq: int) -> None:
+    assert parse_cursor(Cursor(epoch, seq).encode()) == Cursor(epoch, seq)
+
+
+@given(st.text(max_size=40))
+def test_any_text_parses_exactly_or_is_refused(text: str) -> None:
+    try:
+        cursor = parse_cursor(text)
+    except CursorError as exc:
+        assert exc.kind == "malformed"
+    else:
+        assert cursor.encode() == text

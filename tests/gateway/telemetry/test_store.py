@@ -210,3 +210,15 @@ async def test_memory_bound_while_writes_fail(tmp_path: Path, monkeypatch: pytes
         assert reopened.committed_seq == 1_000
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize("durability, level", [("full", 2), ("normal", 1)])
+async def test_durability_sets_synchronous(tmp_path: Path, durability: str, level: int) -> None:
+    store = await TelemetryStore.open(tmp_path / "t.db", settings(durability=durability))
+    try:
+        async with store._writer_conn.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone())[0] == level
+        async with store._writer_conn.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+    finally:
+        await store.close()
