@@ -51,6 +51,8 @@ DEFAULT_TEL_PERIOD_MS: Final = 100
 RECONNECT_BACKOFF_MIN_MS: Final = 100
 RECONNECT_BACKOFF_MAX_MS: Final = 2000
 LINK_CHECK_MIN_INTERVAL_MS: Final = 10
+LINK_CHECK_MAX_INTERVAL_MS: Final = 250
+"""Longest the link sleeps between checks of its telemetry watchdog and keep-alive."""
 EVENT_QUEUE_MAX_ITEMS: Final = 256
 """Events kept per subscriber; the oldest are dropped (and counted) beyond this."""
 
@@ -65,3 +67,10 @@ SIM_FIRMWARE_VERSION: Final = "1.0.0-sim"
 SIM_BOARD_ID: Final = "SIM0001"
 PLANT_STEP_S: Final = 0.1
 """Fixed integration step of the thermal plant, in plant (simulated) seconds."""
+SIM_CONTROL_MAX_COMMAND_BYTES: Final = 256
+SIM_CONTROL_CLIENT_TIMEOUT_S: Final = 5.0
+
+# --- Monitor (implementation) ---------------------------------------------
+MONITOR_DEFAULT_TEL_MS: Final = 500
+MONITOR_CONNECT_TIMEOUT_S: Final = 10.0
+MONITOR_COUNTERS_INTERVAL_S: Final = 1.0

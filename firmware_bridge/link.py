@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from firmware_bridge.codec import FrameDecoder
 from firmware_bridge.constants import (
     DEFAULT_TEL_PERIOD_MS,
+    LINK_CHECK_MAX_INTERVAL_MS,
     LINK_CHECK_MIN_INTERVAL_MS,
     MAX_RETRIES,
     MAX_ZONES,
@@ -43,7 +44,6 @@ from firmware_bridge.transport import SerialTransport
 TrafficTap = Callable[[str, "Frame | FrameError"], None]
 """Optional observer of every frame: ``("tx"|"rx", frame_or_error)`` (used by the monitor)."""
 
-_MAX_CHECK_INTERVAL_S = 0.25
 
 
 class SerialLink:
@@ -230,7 +230,7 @@ class SerialLink:
                 self._ping_task = asyncio.create_task(self._ping())
             next_ping = self._keepalive.last_tx + self._keepalive.interval_s / 2
             delay = min(self._watchdog.deadline, next_ping) - now
-            delay = min(max(delay, LINK_CHECK_MIN_INTERVAL_MS / 1000), _MAX_CHECK_INTERVAL_S)
+            delay = min(max(delay, LINK_CHECK_MIN_INTERVAL_MS / 1000), LINK_CHECK_MAX_INTERVAL_MS / 1000)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -17,15 +17,13 @@ import sys
 import time
 from typing import TextIO
 
+from firmware_bridge.constants import MONITOR_CONNECT_TIMEOUT_S, MONITOR_COUNTERS_INTERVAL_S, MONITOR_DEFAULT_TEL_MS
 from firmware_bridge.errors import FrameError, LinkError
 from firmware_bridge.frame import Frame
 from firmware_bridge.link import SerialLink
 from firmware_bridge.messages import LinkStateChange
 from firmware_bridge.telemetry import FaultEvent, Telemetry
 
-DEFAULT_TEL_MS = 500
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_INTERVAL_S = 1.0
 
 
 class TrafficPrinter:
@@ -146,11 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("port", help="serial port path (a stable link such as /dev/serial/by-id/...)")
     p.add_argument("--zones", type=int, default=1, help="zones the controller must have at least")
-    p.add_argument("--tel", type=int, default=DEFAULT_TEL_MS, help="telemetry period, ms")
+    p.add_argument("--tel", type=int, default=MONITOR_DEFAULT_TEL_MS, help="telemetry period, ms")
     p.add_argument("--count", type=int, help="exit after this many telemetry frames")
     p.add_argument("--once", action="store_true", help="one telemetry frame and a STATUS, then exit")
-    p.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="counters every S seconds")
-    p.add_argument("--timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT_S, help="give up if not up after S")
+    p.add_argument("--interval", type=float, default=MONITOR_COUNTERS_INTERVAL_S, help="counters every S seconds")
+    p.add_argument("--timeout", type=float, default=MONITOR_CONNECT_TIMEOUT_S, help="give up if not up after S")
     p.add_argument("--rx-only", action="store_true", help="do not print the frames sent")
     return p
 

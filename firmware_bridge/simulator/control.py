@@ -16,10 +16,9 @@ import os
 import sys
 from typing import Any, TextIO
 
+from firmware_bridge.constants import SIM_CONTROL_CLIENT_TIMEOUT_S, SIM_CONTROL_MAX_COMMAND_BYTES
 from firmware_bridge.simulator.runtime import Simulator
 
-_MAX_COMMAND_BYTES = 256
-_CLIENT_TIMEOUT_S = 5.0
 
 
 def run_command(sim: Simulator, line: str) -> dict[str, Any]:
@@ -59,9 +58,9 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            async with asyncio.timeout(_CLIENT_TIMEOUT_S):
+            async with asyncio.timeout(SIM_CONTROL_CLIENT_TIMEOUT_S):
                 line = await reader.readline()
-            answer = run_command(self._sim, line[:_MAX_COMMAND_BYTES].decode("ascii", "replace"))
+            answer = run_command(self._sim, line[:SIM_CONTROL_MAX_COMMAND_BYTES].decode("ascii", "replace"))
             writer.write(json.dumps(answer).encode("ascii") + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError):
@@ -72,7 +71,7 @@ class ControlServer:
                 await writer.wait_closed()
 
 
-async def send_command(path: str, line: str, timeout_s: float = _CLIENT_TIMEOUT_S) -> dict[str, Any]:
+async def send_command(path: str, line: str, timeout_s: float = SIM_CONTROL_CLIENT_TIMEOUT_S) -> dict[str, Any]:
     """Send one control line to the simulator listening at ``path``; return its JSON answer."""
     async with asyncio.timeout(timeout_s):
         reader, writer = await asyncio.open_unix_connection(path)
