@@ -103,21 +103,28 @@ def _number(value: float | None) -> str:
     return repr(float(value))
 
 
+ITEM_TEMPLATE = '{"seq":%d,"ts":%r,"source":%s,"metric":%s,"value":%r}'
+
+
 def _item_lines(rows: Sequence[SyncRow]) -> list[str]:
     names: dict[str, str] = {}  # source/metric strings repeat: escape each once
-
-    def name(text: str) -> str:
-        quoted = names.get(text)
-        if quoted is None:
-            quoted = names[text] = json.dumps(text)
-        return quoted
-
-    return [
-        f'{{"seq":{row.seq},"ts":{_number(row.ts)},"source":{name(row.source)},'
-        f'"metric":{name(row.metric)},"value":{_number(row.value)}'
-        + ("}" if row.gap is None else f',"gap":{json.dumps(row.gap, separators=(",", ":"))}}}')
-        for row in rows
-    ]
+    isfinite = math.isfinite
+    lines: list[str] = []
+    append = lines.append
+    for seq, ts, source, metric, value, gap in rows:
+        quoted_source = names.get(source)
+        if quoted_source is None:
+            quoted_source = names[source] = json.dumps(source)
+        quoted_metric = names.get(metric)
+        if quoted_metric is None:
+            quoted_metric = names[metric] = json.dumps(metric)
+        if gap is None and type(value) is float and isfinite(value) and type(ts) is float and isfinite(ts):
+            append(ITEM_TEMPLATE % (seq, ts, quoted_source, quoted_metric, value))  # the common case, fast
+            continue
+        line = (f'{{"seq":{int(seq)},"ts":{_number(ts)},"source":{quoted_source},"metric":{quoted_metric},'
+                f'"value":{_number(value)}')
+        append(line + ("}" if gap is None else f',"gap":{json.dumps(gap, separators=(",", ":"))}}}'))
+    return lines
 
 
 def encode_batch(batch: Batch, fmt: str) -> EncodedBatch:

@@ -96,6 +96,7 @@ class SyncWorker:
         self._dead_batches = 0
         self._dead_samples = 0
         self._persisted_at = float("-inf")
+        self._acking: asyncio.Task[None] | None = None
 
     # ---- status -------------------------------------------------------------------------------------
 
@@ -185,6 +186,7 @@ class SyncWorker:
         while True:
             await self._refresh_backlog()
             if ready is None:
+                await self._ack_done()
                 try:
                     ready = await self._encode(await self._next_batch())
                 except StaleCursorError:
@@ -203,9 +205,12 @@ class SyncWorker:
                 stop = await self._deliver(session, batch, encoded)
             except BaseException:
                 await _cancel(following)
+                if self._acking is not None:
+                    await _cancel(self._acking)
                 raise
             if stop is not None:
                 await _cancel(following)
+                await self._ack_done()
                 return stop
             ready = await self._not_yet_acked(await following)
 
@@ -260,7 +265,8 @@ class SyncWorker:
             self._last_attempt_at = self._clock()
             decision = await self._attempt(session, encoded.body, encoded.headers, failures + 1)
             if decision.outcome is Outcome.ACK:
-                await self._settle(batch)
+                await self._ack_done()  # acks stay in order
+                self._acking = asyncio.create_task(self._settle(batch))  # runs while the next batch is sent
                 self._count_delivery(len(batch.rows))
                 return None
             if decision.outcome is Outcome.STOP:
@@ -303,13 +309,22 @@ class SyncWorker:
         return decision
 
     async def _settle(self, batch: Batch) -> None:
-        """The batch's rows are done with: ack them in the buffer (then they may be deleted), forget the in-flight note."""
+        """The batch's rows are done with: ack them in the buffer (then they may be deleted).
+
+        The in-flight note is left for the next batch to overwrite (one state-db commit per batch, not
+        two); a note at or below the acked cursor is stale and ignored after a restart.
+        """
         try:
             await self._source.ack(SourceCursor(batch.epoch, batch.last_seq))
         except StaleCursorError:
             log.warning("sync: the buffer was re-created while batch %s was in flight", batch.key)
-        await self._progress.clear_inflight()
         await self._refresh_backlog(force=True)
+
+    async def _ack_done(self) -> None:
+        """Wait for the previous batch's ack (started when its 2xx came)."""
+        acking, self._acking = self._acking, None
+        if acking is not None:
+            await acking
 
     def _count_delivery(self, count: int) -> None:
         self._delivered.append((self._monotonic(), count))
@@ -320,6 +335,7 @@ class SyncWorker:
 
     async def _dead_letter(self, batch: Batch, decision: Decision) -> None:
         reason = f"refused {self._policy.max_attempts} time(s), last: {decision.reason}"
+        await self._ack_done()
         await self._deadletters.put(batch, reason)
         log.error("sync batch %s dead-lettered (%d samples): %s", batch.key, len(batch.rows), reason)
         await self._settle(batch)
