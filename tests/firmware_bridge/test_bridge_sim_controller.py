@@ -115,10 +115,11 @@ def test_heartbeat_latches_host_timeout_exactly_after_hb() -> None:
     assert b.req("CLEAR").verb == "OK", "the host is back: the cause is gone"
 
 
-def test_open_sensor_latches_after_four_samples_and_blocks_clear() -> None:
+@pytest.mark.parametrize("condition", [SensorCondition.OPEN, SensorCondition.SHORT])
+def test_failed_sensor_latches_after_four_samples_and_blocks_clear(condition: SensorCondition) -> None:
     b = Board()
     b.req("OUT", d0="500", d1="500", d2="500")
-    b.plant.set_sensor(1, SensorCondition.OPEN)
+    b.plant.set_sensor(1, condition)
     b.run(3 * SAMPLE_S)
     assert not b.c.faults, "three bad samples are not enough"
     b.run(SAMPLE_S)
@@ -131,6 +132,16 @@ def test_open_sensor_latches_after_four_samples_and_blocks_clear() -> None:
     b.run(SAMPLE_S)
     assert b.req("CLEAR").verb == "OK"
 
+
+
+def test_bad_samples_must_be_consecutive() -> None:
+    b = Board()
+    for _ in range(3):
+        b.plant.set_sensor(0, SensorCondition.OPEN)
+        b.run(3 * SAMPLE_S)
+        b.plant.set_sensor(0, SensorCondition.OK)
+        b.run(SAMPLE_S)
+    assert not b.c.faults, "three bad samples, one good: the count starts again"
 
 def test_overtemp_turns_every_heater_off() -> None:
     b = Board(tmax_c=60.0, speed=50.0, hb_ms=60_000)
