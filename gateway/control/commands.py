@@ -78,11 +78,12 @@ class CommandHandler:
         loop = self.loop
         value = cmd.setpoint_c
         if value is not None:
-            max_c = loop.settings.zones[cmd.zone].max_c
+            zone_cfg = loop.settings.zones[cmd.zone]
             if not math.isfinite(value) or value < 0:
                 raise Refused("range", "setpoint_c must be a temperature >= 0 degC")
-            if value > max_c:
-                raise Refused("range", f"setpoint_c {value:g} degC is above zone {cmd.zone}'s maximum {max_c:g} degC")
+            if value > zone_cfg.max_setpoint_c:
+                raise Refused("range", f"setpoint_c {value:g} degC is above zone {cmd.zone}'s highest setpoint "
+                                       f"{zone_cfg.max_setpoint_c:g} degC (max {zone_cfg.max_c:g} degC less a margin)")
             self._zone_faulted(cmd.zone)
         if loop.autotunes[cmd.zone] is not None:
             raise Refused("busy", f"zone {cmd.zone} is autotuning")
@@ -156,8 +157,8 @@ class CommandHandler:
         loop = self.loop
         self._zone(cmd.zone)
         zone_cfg = loop.settings.zones[cmd.zone]
-        if not math.isfinite(cmd.target_c) or cmd.target_c <= 0:
-            raise Refused("range", "target_c must be a temperature > 0 degC")
+        if not math.isfinite(cmd.target_c) or cmd.target_c <= 0 or cmd.target_c > zone_cfg.max_setpoint_c:
+            raise Refused("range", f"target_c must be within 0..{zone_cfg.max_setpoint_c:g} degC")
         self._zone_faulted(cmd.zone)
         if loop.autotunes[cmd.zone] is not None:
             raise Refused("busy", f"zone {cmd.zone} is already autotuning")

@@ -16,6 +16,8 @@ TEL_PERIOD_MIN_MS: Final = 20
 """Shortest telemetry period the controller accepts (serial protocol)."""
 TEL_PERIOD_MAX_MS: Final = 1000
 """Longest telemetry period the loop asks for (at 1 Hz: one frame per period)."""
+TIMING_REFRESH_S: Final = 1.0
+"""How often the loop recomputes its timing percentiles for the published state."""
 RESET_TEL_WAIT_S: Final = 1.0
 """How long a fault reset waits for telemetry showing the controller's fault cleared."""
 MOTOR_RPM_MAX: Final = 200.0

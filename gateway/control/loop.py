@@ -24,7 +24,7 @@ from firmware_bridge.messages import LinkState
 from firmware_bridge.telemetry import Fault
 from gateway.control.autotune import AutotuneStatus, RelayAutotune
 from gateway.control.gpio import GpioPanel
-from gateway.control.io_const import PRECISE_WAKE_MARGIN_S
+from gateway.control.io_const import HOLDING_TOLERANCE_C, PRECISE_WAKE_MARGIN_S, TIMING_REFRESH_S
 from gateway.control.pid import PidGains, ZonePid
 from gateway.control.safety import (
     FaultCode,
@@ -84,6 +84,9 @@ class ControlLoop:
         self.motor_rpm = 0.0
         """Screw speed commanded to the controller."""
         self.stats = LoopStats()
+        self.timing = self.stats.snapshot()
+        """Timing figures, recomputed every ``TIMING_REFRESH_S`` (the percentiles sort the window)."""
+        self._timing_due = 0.0
         self.alive = False
         self.out_errors = 0
         """OUT frames that got no OK (rejected or link lost)."""
@@ -108,6 +111,9 @@ class ControlLoop:
                 done = self.clock()
                 missed = schedule.advance(done)
                 self.stats.record(deadline, woke, done, missed, period)
+                if done >= self._timing_due:
+                    self.timing = self.stats.snapshot()
+                    self._timing_due = done + TIMING_REFRESH_S
                 if self._on_period is not None:
                     self._on_period(woke)
                 self._wake_waiters()
@@ -221,10 +227,12 @@ class ControlLoop:
 
     def motor_may_run(self, verdict: Verdict) -> bool:
         """Cold-extrusion interlock: no fault and every zone holding at its setpoint."""
-        return verdict.motor_allowed and all(
-            state is ZoneState.HOLDING and self.setpoints[z] is not None
-            for z, state in enumerate(verdict.zone_states)
-        )
+        return verdict.motor_allowed and all(self._holding_at_setpoint(z, s) for z, s in enumerate(verdict.zone_states))
+
+    def _holding_at_setpoint(self, zone: int, state: ZoneState) -> bool:
+        setpoint, reading = self.setpoints[zone], self.readings[zone]
+        return (state is ZoneState.HOLDING and setpoint is not None and isinstance(reading, float)
+                and abs(reading - setpoint) <= HOLDING_TOLERANCE_C)
 
     def _drive_gpio(self, verdict: Verdict) -> None:
         self.gpio.set_interlock(verdict.interlock_on and self.alive)

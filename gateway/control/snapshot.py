@@ -60,7 +60,7 @@ def build_state(loop: ControlLoop, now: float, wall: float) -> ExtruderState:
             applied_output=None if tel is None else tel.outputs_permille[z] / PERMILLE,
             state=verdict.zone_states[z].value,  # type: ignore[arg-type]
             fault=None if fault is None else _fault_view(fault, now),
-            max_c=loop.settings.zones[z].max_c,
+            max_c=loop.settings.zones[z].max_c, max_setpoint_c=loop.settings.zones[z].max_setpoint_c,
             gains=GainsView(kp=gains.kp, ki=gains.ki, kd=gains.kd),
             autotune=tune_view,
         ))
@@ -69,7 +69,7 @@ def build_state(loop: ControlLoop, now: float, wall: float) -> ExtruderState:
     if hello is not None:
         controller = ControllerView(fw=hello.fw, board_id=hello.board_id, zones=hello.zones, tmax_c=hello.tmax_c,
                                     hb_ms=hello.hb_ms, fault=loop.controller_fault)
-    t = loop.stats.snapshot()
+    t = loop.timing
     return ExtruderState(
         ts=wall,
         loop_alive=loop.alive,

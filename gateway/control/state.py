@@ -52,7 +52,8 @@ class ZoneView(_View):
     applied_output: float | None = Field(description="Output the controller reports applying, 0..1.")
     state: ZoneStateName
     fault: FaultView | None
-    max_c: float = Field(description="Highest setpoint allowed and the overtemp limit, degC.")
+    max_c: float = Field(description="The zone's maximum: a reading above it latches overtemp, degC.")
+    max_setpoint_c: float = Field(description="Highest setpoint accepted (max_c less a margin), degC.")
     gains: GainsView
     autotune: AutotuneView | None = Field(None, description="The running autotune, else the last one's outcome.")
 
