@@ -77,7 +77,7 @@ class FrameDecoder:
 
     Feed it chunks of any size; each call returns what the completed lines decoded to, in order.
     A line longer than the limit yields one ``TOO_LONG`` error as soon as the limit is passed and
-    everything up to the next LF is discarded. ``counts`` tallies frames and each error kind.
+    everything up to the next LF is discarded. ``frames`` and ``errors`` (by kind) count every line.
     """
 
     def __init__(self, known_verbs: Iterable[str]) -> None:
