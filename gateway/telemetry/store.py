@@ -3,9 +3,9 @@
 * ``put`` (the ``TelemetrySink`` interface) never blocks and never touches the database: it assigns the
   next sequence number, interns the series name and appends a tuple to the pending batch.
 * ``run`` (a supervised part) flushes the batch every ``flush_interval_ms``, or at once when
-  ``batch_size`` samples are pending: one ``BEGIN IMMEDIATE`` transaction, one ``executemany``. What was
-  put but not yet committed is the crash-loss window (one flush interval); with durability ``full`` a
-  committed batch survives power loss.
+  ``batch_size`` samples are pending: one ``BEGIN IMMEDIATE`` transaction per ``batch_size`` samples, one
+  ``executemany`` of multi-row INSERTs. What was put but not yet committed is the crash-loss window (one
+  flush interval); with durability ``full`` a committed batch survives power loss.
 * ``read_after`` / ``ack`` are the cloud side (pull API, push sync): a separate reader connection reads
   oldest first; an ack deletes through its cursor on the writer connection.
 * Overflow (budget reached, disk full) follows the configured policy: ``drop_oldest`` deletes the oldest
@@ -58,7 +58,7 @@ class TelemetryStore:
         self.settings = settings
         self.quarantined = quarantined
         self._writer_conn = writer
-        self._reader = reader
+        self._reader_conn = reader
         self._clock = clock
         self._monotonic = monotonic
         self._writer = BatchWriter(writer, lambda: int(clock() * 1000))
@@ -100,15 +100,16 @@ class TelemetryStore:
         if self._closed:
             return
         try:
-            await self.flush()
-        except Exception:
-            log.exception("final telemetry flush failed; %d samples lost", len(self._pending))
+            if not await self.flush():
+                lost = len(self._pending)
+                self.counters.dropped_pending += lost
+                log.error("final telemetry flush failed; %d samples lost", lost)
         finally:
             self._set_gate(closed=True)
             try:
                 await close_state_db(self._writer_conn)
             finally:
-                await close_state_db(self._reader)
+                await close_state_db(self._reader_conn)
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
@@ -127,7 +128,7 @@ class TelemetryStore:
             sid = self._new_series(sample.source, sample.metric)
             if sid is None:
                 return
-        pending.append((next(self._seqs), int(sample.ts * 1000.0), sid, sample.value))
+        pending.append((next(self._seqs), round(sample.ts * 1000.0), sid, sample.value))
         if size + 1 == self._batch_size:
             self._wake.set()
 
@@ -177,26 +178,31 @@ class TelemetryStore:
 
     async def flush(self) -> bool:
         """Write what is pending now, at most ``batch_size`` samples per transaction (so one transaction
-        never outgrows the WAL reserve). False if a write failed: the unwritten samples stay pending."""
+        never outgrows the WAL reserve). False if a write failed or was refused: the unwritten samples stay
+        pending (under reject_new, the batch that met the full buffer is rejected and counted)."""
         async with self._lock:
-            if self._closed:
-                return True
             todo = len(self._pending)  # what producers add meanwhile is for the next flush
-            while todo > 0 or self._pending_series:
+            if self._closed or (todo == 0 and not self._pending_series):
+                return True
+            while True:
                 rows = self._pending[:min(todo, self._batch_size)]
                 del self._pending[:len(rows)]
                 todo -= len(rows)
                 series, self._pending_series = self._pending_series, []
                 try:
-                    await self._write_with_overflow(rows, series)
+                    written = await self._write_with_overflow(rows, series)
                 except Exception as exc:
                     self._pending[:0] = rows
                     self._pending_series[:0] = series
                     self._note_error(exc)
                     return False
-            return True
+                if not written:
+                    return False
+                if todo <= 0:
+                    return True
 
-    async def _write_with_overflow(self, rows: list[Row], series: list[SeriesRow]) -> None:
+    async def _write_with_overflow(self, rows: list[Row], series: list[SeriesRow]) -> bool:
+        """Commit the batch, dropping the oldest to make room if need be. False: rejected (reject_new)."""
         full_seen = False
         for _ in range(OVERFLOW_MAX_ROUNDS):
             meta: list[tuple[str, object]] = [(schema.META_REJECTED, self.counters.rejected_samples)]
@@ -213,12 +219,12 @@ class TelemetryStore:
                     self.counters.last_error = _describe(exc)
                 if not self._drop_oldest:
                     self._reject(rows, series)
-                    return
+                    return False
                 if not await self._make_room(len(rows)):
                     raise  # nothing left to drop: keep the batch and retry later
                 continue
             self._committed(rows)
-            return
+            return True
         raise OverflowError("buffer still full after dropping the oldest samples")
 
     def _reject(self, rows: list[Row], series: list[SeriesRow]) -> None:

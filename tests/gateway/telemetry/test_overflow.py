@@ -18,7 +18,8 @@ from gateway.telemetry.connection import file_bytes
 from gateway.telemetry.cursor import Cursor
 from gateway.telemetry.integrity import check_file
 from gateway.telemetry.store import TelemetryStore
-from tests.gateway.telemetry.tel_helpers import samples, settings, wait_until
+from gateway.telemetry.sink import Sample
+from tests.gateway.telemetry.tel_helpers import BASE_TS, samples, settings, wait_until
 
 SMALL_BUDGET_BYTES = 256 * 1024
 TMPFS_BYTES = 1024 * 1024
@@ -77,6 +78,13 @@ async def test_reject_new_counts_refused_samples(tmp_path: Path) -> None:
         assert first["seq"] == 1 and first["metric"] != "gap"  # the oldest data is kept
         store.put(samples(1)[0])
         assert store.counters.rejected_samples == rejected + 1  # refused at put, counted
+        # the probe lets a batch with a new series try again: it is rejected, and no flush loops on it
+        store._set_gate(refusing=False)
+        for i in range(600):
+            store.put(Sample(BASE_TS + i, "printer:NEW", "bed_c", float(i)))
+        assert await asyncio.wait_for(store.flush(), 10) is False
+        assert store.counters.rejected_samples >= rejected + 1 + 500
+        await asyncio.wait_for(store.flush(), 10)  # only the new series' name is left: tried once, no loop
         # an ack frees space: new samples are accepted again
         await store.ack(Cursor(store.epoch, store.committed_seq))
         before = store.committed_seq
