@@ -31,6 +31,7 @@ PING_COUNT = 1000
 CODEC_FRAMES = 200_000
 CHUNK_BYTES = 4096
 CODEC_ROUNDS = 5
+CODEC_TARGET_FRAMES_PER_S = 100_000
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -131,8 +132,9 @@ def bench_codec() -> dict[str, Any]:
         "codec_to_split_ratio": round(codec_fps / split_fps, 4),
         "codec_frames_per_cpu_s": round(CODEC_FRAMES / best_codec_cpu),
         "split_baseline_frames_per_cpu_s": round(CODEC_FRAMES / max(best_split_cpu, 1e-9)),
-        "target_frames_per_s": 100_000,
-        "meets_target": codec_fps >= 100_000,
+        "target_frames_per_s": CODEC_TARGET_FRAMES_PER_S,
+        "meets_target_wall": codec_fps >= CODEC_TARGET_FRAMES_PER_S,
+        "meets_target_cpu": CODEC_FRAMES / best_codec_cpu >= CODEC_TARGET_FRAMES_PER_S,
     }
 
 
