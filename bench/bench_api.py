@@ -3,9 +3,15 @@
 - Authenticated `GET /api/v1/status` over TLS with 50 concurrent clients against the real gateway
   process, next to a bare aiohttp handler (no auth, no middlewares) on the same certificate, measured
   by the same client in the same run: throughput ratio and p99 latency (targets: >= 60 % of bare, p99 <= 20 ms).
-- Gateway RSS after start-up (target <= 60 MB) and time from process start to READY=1 (target <= 1.5 s).
+- Gateway RSS after start-up (target <= 60 MB), next to the bare server's and to a process that only
+  imports the gateway's runtime dependencies (the floor no gateway code can go below), and time from
+  process start to READY=1 (target <= 1.5 s), measured before anything else runs.
 
-Run: .venv/bin/python bench/bench_api.py [--seconds 5] [--clients 50]
+The machine may be shared: bare and gateway load alternate in short rounds (--rounds of --seconds
+each), so that background work weighs on both alike; figures pool every round, and the ratio of each
+round pair is listed too.
+
+Run: .venv/bin/python bench/bench_api.py [--seconds 1.5] [--clients 50] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +49,14 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context, p
 """
 
 
+DEPENDENCY_FLOOR = """
+import time, aiohttp.web, pydantic, jwt, prometheus_client, aiosqlite
+from cryptography.hazmat.primitives.asymmetric import ed25519
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,37 +75,84 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def load(url: str, token: str | None, ssl_context: ssl.SSLContext, clients: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    deadline = time.perf_counter() + seconds
+def dependency_floor_rss_mb() -> float:
+    """RSS of a Python process that imports only the gateway's runtime dependencies."""
+    process = subprocess.Popen([sys.executable, "-c", DEPENDENCY_FLOOR], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        return rss_mb(process.pid)
+    finally:
+        process.kill()
+        process.wait()
 
-    async def client(session: aiohttp.ClientSession) -> None:
-        nonlocal errors
+
+@dataclass
+class Target:
+    """One server under load: its URL, headers, and what its rounds measured."""
+
+    name: str
+    url: str
+    headers: dict[str, str]
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed_s: float = 0.0
+    round_rps: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "rps": round(len(self.latencies) / self.elapsed_s, 1),
+            "p50_ms": round(percentile(self.latencies, 0.50) * 1000, 2),
+            "p99_ms": round(percentile(self.latencies, 0.99) * 1000, 2),
+        }
+
+
+async def one_round(session: aiohttp.ClientSession, target: Target, clients: int, seconds: float) -> None:
+    """`clients` concurrent clients, each sending its next request when the last one is answered."""
+    deadline = time.perf_counter() + seconds
+    count = 0
+
+    async def client() -> None:
+        nonlocal count
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            async with session.get(url, headers=headers) as response:
+            async with session.get(target.url, headers=target.headers) as response:
                 await response.read()
                 if response.status != 200:
-                    errors += 1
-            latencies.append(time.perf_counter() - started)
+                    target.errors += 1
+            target.latencies.append(time.perf_counter() - started)
+            count += 1
 
-    connector = aiohttp.TCPConnector(ssl=ssl_context, limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(client(session) for _ in range(10)))  # warm-up of TLS sessions
-        latencies.clear()
-        started = time.perf_counter()
-        deadline = started + seconds
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-    }
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    target.elapsed_s += elapsed
+    target.round_rps.append(count / elapsed)
+
+
+async def warm_up(session: aiohttp.ClientSession, target: Target, clients: int) -> None:
+    """Open every connection of the pool (TLS handshakes) before anything is measured."""
+
+    async def one() -> None:
+        async with session.get(target.url, headers=target.headers) as response:
+            await response.read()
+
+    await asyncio.gather(*(one() for _ in range(clients)))
+
+
+async def load(targets: list[Target], ssl_context: ssl.SSLContext, clients: int, seconds: float, rounds: int) -> None:
+    """Alternate short rounds between the targets, so a machine shared with other work loads both alike."""
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context, limit=clients)) for _ in targets]
+    try:
+        for session, target in zip(sessions, targets):
+            await warm_up(session, target, clients)
+        for _ in range(rounds):
+            for session, target in zip(sessions, targets):
+                await one_round(session, target, clients, seconds)
+    finally:
+        for session in sessions:
+            await session.close()
 
 
 def wait_ready(sock: socket.socket, timeout_s: float) -> None:
@@ -112,8 +174,9 @@ def wait_port(port: int, timeout_s: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one round")
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per server, alternating")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -134,37 +197,49 @@ def main() -> None:
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(tmp_path / "notify.sock"))
         env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
+        floor_rss = dependency_floor_rss_mb()
         started = time.perf_counter()
         gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(config)], env=env)
-        bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(bare_port), str(cert.cert_file), str(cert.key_file)])
+        bare: subprocess.Popen[bytes] | None = None
         try:
             wait_ready(notify, 30)
             ready_s = time.perf_counter() - started
             time.sleep(0.5)
             rss_start = rss_mb(gateway.pid)
-            wait_port(bare_port, 30)
-            bare_result = asyncio.run(load(f"https://127.0.0.1:{bare_port}/bare", None, client_ssl, args.clients, args.seconds))
-            gw_result = asyncio.run(
-                load(f"https://127.0.0.1:{port}/api/v1/status", token, client_ssl, args.clients, args.seconds)
+            bare = subprocess.Popen(
+                [sys.executable, "-c", BARE_SERVER, str(bare_port), str(cert.cert_file), str(cert.key_file)]
             )
+            wait_port(bare_port, 30)
+            bare_rss = rss_mb(bare.pid)
+            bare_target = Target("bare", f"https://127.0.0.1:{bare_port}/bare", {})
+            gw_target = Target("gateway", f"https://127.0.0.1:{port}/api/v1/status", {"Authorization": f"Bearer {token}"})
+            asyncio.run(load([bare_target, gw_target], client_ssl, args.clients, args.seconds, args.rounds))
             rss_after_load = rss_mb(gateway.pid)
+            load_average = os.getloadavg()
         finally:
             for process in (gateway, bare):
-                process.terminate()
-                process.wait(timeout=10)
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=10)
             notify.close()
+    gw_result, bare_result = gw_target.summary(), bare_target.summary()
     print(json.dumps({
         "benchmark": "local_api",
         "clients": args.clients,
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "gateway_status_tls": gw_result,
         "bare_aiohttp_tls": bare_result,
         "throughput_ratio": round(gw_result["rps"] / bare_result["rps"], 3),
+        "throughput_ratio_per_round": [round(g / b, 3) for g, b in zip(gw_target.round_rps, bare_target.round_rps)],
         "targets": {"throughput_ratio_min": 0.6, "p99_ms_max": 20, "rss_mb_max": 60, "ready_s_max": 1.5},
         "gateway_rss_mb_after_start": round(rss_start, 1),
         "gateway_rss_mb_after_load": round(rss_after_load, 1),
+        "bare_aiohttp_rss_mb": round(bare_rss, 1),
+        "dependency_floor_rss_mb": round(floor_rss, 1),
         "start_to_ready_s": round(ready_s, 3),
         "cpu_count": os.cpu_count(),
+        "load_average_1m": round(load_average[0], 2),
     }, indent=2))
 
 
