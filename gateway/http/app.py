@@ -13,20 +13,21 @@ from gateway.http.middlewares.auth import auth_middleware
 from gateway.http.middlewares.body_limit import body_limit_middleware
 from gateway.http.middlewares.errors import error_middleware
 from gateway.http.middlewares.metrics import metrics_middleware
-from gateway.http.middlewares.request_id import request_id_middleware
-from gateway.http.middlewares.security_headers import security_headers_middleware
+from gateway.http.middlewares.request_id import request_id_middleware, request_id_on_prepare
+from gateway.http.middlewares.security_headers import security_headers_on_prepare
 from gateway.http.routes import Route, register_routes
 
 
 def build_web_app(context: ApiContext, routes: Iterable[Route]) -> web.Application:
-    """Outermost first: request id, metrics, security headers, audit, errors, body limit, auth."""
+    """Middlewares outermost first: request id, metrics, audit, errors, body limit, auth. The request id
+    header and the security headers are set by `on_response_prepare` hooks, just before any response's
+    headers are sent (streamed responses and WebSocket handshakes included)."""
     max_body = context.config.http.max_body_bytes
     app = web.Application(
         client_max_size=max_body,
         middlewares=[
             request_id_middleware,
             metrics_middleware,
-            security_headers_middleware,
             audit_middleware,
             error_middleware,
             body_limit_middleware(max_body),
@@ -34,5 +35,7 @@ def build_web_app(context: ApiContext, routes: Iterable[Route]) -> web.Applicati
         ],
     )
     app[CONTEXT] = context
+    app.on_response_prepare.append(request_id_on_prepare)
+    app.on_response_prepare.append(security_headers_on_prepare)
     register_routes(app, routes)
     return app

@@ -26,7 +26,6 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     started = time.perf_counter()
     try:
         response = await handler(request)
-        response.headers[REQUEST_ID_HEADER] = request_id
         log.debug(
             "%s %s -> %d (%.1f ms) from %s",
             request.method, request.path, response.status, (time.perf_counter() - started) * 1000, request.remote,
@@ -34,3 +33,11 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         return response
     finally:
         REQUEST_ID_VAR.reset(token)
+
+
+async def request_id_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare` hook: the id goes on every response before its headers are sent (also
+    streamed responses and WebSocket handshakes)."""
+    request_id = request.get(REQUEST_ID)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id

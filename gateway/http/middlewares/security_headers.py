@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.http.routes import Handler
 
 SERVER_HEADER = "edge-gateway"
 COMMON_HEADERS = {
@@ -30,11 +29,10 @@ def is_machine_path(path: str) -> bool:
     return path.startswith(MACHINE_PATH_PREFIXES)
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+async def security_headers_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare` hook: runs for every response just before its headers are sent, so also
+    for streamed responses and WebSocket handshakes, which a middleware would see too late."""
     apply_security_headers(request, response)
-    return response
 
 
 def apply_security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -218,3 +218,42 @@ async def test_body_of_exactly_64_kib_is_read(gateway: Gateway, client: ApiClien
     error = assert_error(await client.request("POST", "/api/v1/tokens", token=token, data=body,
                                               headers={"Content-Type": "application/json"}), 422, "validation_error")
     assert error["fields"][0]["field"] == "body.pad"  # read and validated, not refused for its size
+
+
+async def test_streamed_responses_and_websocket_handshakes_carry_the_headers(gateway: Gateway) -> None:
+    """Headers sent before a handler returns (streams, WebSocket upgrades) get the id and security headers too."""
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "application/json"
+        await response.prepare(request)
+        await response.write(b'{"streamed": true}')
+        await response.write_eof()
+        return response
+
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.close()
+        return ws
+
+    routes = core_routes() + [
+        Route("GET", "/api/v1/stream", "test.stream", stream, "test", permission=Permission.STATUS_READ),
+        Route("GET", "/api/v1/socket", "test.socket", socket, "test", public=True),
+    ]
+    server = await start_http(build_web_app(gateway.context, routes), gateway.config.http, shutdown_timeout_s=1)
+    api = ApiClient(server.urls[0])
+    try:
+        streamed = await api.request("GET", "/api/v1/stream", token=await issue(gateway, "viewer"))
+        assert streamed.status == 200 and streamed.json() == {"streamed": True}
+        async with api.session.ws_connect(server.urls[0] + "/api/v1/socket") as ws:
+            handshake = ws._response.headers  # the 101 response's headers
+            assert ws._response.status == 101
+        for headers in (streamed.headers, handshake):
+            assert len(headers["X-Request-ID"]) == 16
+            assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+            assert headers["Content-Security-Policy"] == API_CSP and headers["Cache-Control"] == "no-store"
+            assert headers["Server"] == "edge-gateway"  # not aiohttp's name and version
+    finally:
+        await api.close()
+        await server.stop()
