@@ -1,8 +1,9 @@
 """The worker's durable notes in the state database: the batch in flight and the last status snapshot.
 
-The in-flight row is written before a batch is POSTed and cleared after its outcome is settled, so a
-batch interrupted by a crash is re-sent after restart as exactly the same rows with the same
-idempotency key (the receiver drops it if it had arrived). The status snapshot lets
+The in-flight row names the last short batch (fewer rows than batch_size) before it is POSTed, so
+after a crash it is re-sent as exactly the same rows with the same idempotency key (the receiver drops
+it if it had arrived). Full batches need no note: re-read from the acked cursor they come out the same.
+A note at or below the acked cursor is stale and ignored. The status snapshot lets
 ``edge-gateway sync status`` report on the running service from another process.
 """
 

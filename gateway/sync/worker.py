@@ -257,7 +257,11 @@ class SyncWorker:
 
     async def _deliver(self, session: aiohttp.ClientSession, batch: Batch, encoded: EncodedBatch) -> str | None:
         """Push one batch until it is acked or dead-lettered (None), or sync must stop (the reason)."""
-        await self._progress.set_inflight(InFlight(batch.epoch, batch.first_seq, batch.last_seq, batch.key), self._clock())
+        if len(batch.rows) < self._settings.batch_size:
+            # A full batch is re-read identically after a restart (acked cursor + batch_size); a short one
+            # is not (more rows may have arrived), so its exact range is noted first (same key on re-send).
+            await self._progress.set_inflight(InFlight(batch.epoch, batch.first_seq, batch.last_seq, batch.key),
+                                              self._clock())
         failures = 0
         refusals = 0
         while True:
