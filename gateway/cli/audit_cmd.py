@@ -7,7 +7,16 @@ import asyncio
 import json
 import time
 
-from gateway.cli.common import EXIT_FAILED, EXIT_OK, add_config_argument, config_path, load_or_exit, local_state
+from gateway.audit.const import AUDIT_LIST_MAX_LIMIT
+from gateway.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_config_argument,
+    bounded_int,
+    config_path,
+    load_or_exit,
+    local_state,
+)
 from gateway.config.models import GatewayConfig
 
 
@@ -16,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="audit_command", required=True)
     commands.add_parser("verify", help="recompute the hash chain; name the first broken entry")
     listing = commands.add_parser("list", help="newest entries first")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=bounded_int(1, AUDIT_LIST_MAX_LIMIT), default=20)
     for sub in commands.choices.values():
         add_config_argument(sub)
         sub.set_defaults(func=run)

@@ -74,6 +74,21 @@ def parse_duration_s(text: str) -> int:
     return int(match.group(1)) * DURATION_UNITS_S[match.group(2) or "s"]
 
 
+def bounded_int(low: int, high: int):  # noqa: ANN201 - an argparse type
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
 def cli_actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"

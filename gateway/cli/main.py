@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from gateway import __version__
 from gateway.cli import audit_cmd, config_cmd, db_cmd, keys_cmd, printers_cmd, provision_cmd, serve_cmd, sync_cmd, token_cmd
+from gateway.auth.errors import KeyringError
 from gateway.cli.common import EXIT_FAILED, EXIT_USAGE, CliError
 
 
@@ -29,8 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_FAILED
-    except OSError as exc:
+    except (OSError, KeyringError) as exc:
         print(f"edge-gateway: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.Error as exc:
+        print(f"edge-gateway: state database: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -10,7 +10,16 @@ import time
 
 from gateway.auth.const import ROLES
 from gateway.auth.tokens import TokenService
-from gateway.cli.common import EXIT_OK, CliError, add_config_argument, config_path, load_or_exit, local_state, parse_duration_s
+from gateway.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    add_config_argument,
+    config_path,
+    load_or_exit,
+    local_state,
+    parse_duration_s,
+)
 from gateway.config.models import GatewayConfig
 
 
@@ -69,7 +78,14 @@ async def _run(args: argparse.Namespace, config: GatewayConfig) -> int:
                 expires = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.exp))
                 print(f"{r.jti:24} {r.sub:20} {r.role:11} {r.kid:14} {expires:20} {'yes' if r.revoked_at else 'no'}")
             return EXIT_OK
-        newly = await state.registry.revoke(args.jti)
-        await state.record("tokens.revoke", target=args.jti, already_revoked=not newly)
+        try:
+            newly = await state.registry.revoke(args.jti)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+        known = any(r.jti == args.jti for r in await state.registry.list_tokens(include_expired=True))
+        await state.record("tokens.revoke", target=args.jti, already_revoked=not newly, known=known)
         print(f"revoked {args.jti}" if newly else f"{args.jti} was already revoked")
+        if not known:
+            print(f"note: no token with id {args.jti} was issued here; the id is refused all the same",
+                  file=sys.stderr)
         return EXIT_OK

@@ -189,3 +189,17 @@ def test_cli_key_rotation_and_revocation_reach_running_server(config_file: Path)
             await gateway.stop()
 
     asyncio.run(scenario())
+
+
+def test_bad_input_gets_a_message_not_a_traceback(config_file: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "token", "revoke", "", "--config", str(config_file))
+    assert code == 2 and "token id" in err and "Traceback" not in err
+    code, out, err = run(capsys, "token", "revoke", "never-issued-1234", "--config", str(config_file))
+    assert code == 0 and "revoked never-issued-1234" in out and "no token with id never-issued-1234" in err
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "list", "--limit", "0", "--config", str(config_file)])
+    assert info.value.code == 2 and "must be from 1 to" in capsys.readouterr().err
+    (tmp_path / "state" / "keys").chmod(0o777)  # made unsafe by hand
+    code, _, err = run(capsys, "keys", "list", "--config", str(config_file))
+    assert code == 1 and "writable by other users" in err
