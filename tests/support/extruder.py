@@ -145,7 +145,7 @@ async def extruder_site(tmp_path: Path) -> AsyncIterator[SiteFactory]:
 
     async def factory(*, speed: float = 20.0, zones: int = 1, hb_ms: int = 1000, tmax_c: float = 300.0,
                       zone: dict[str, Any] | None = None, loop_rate_hz: float = 10.0, sim_process: bool = False,
-                      **extra: Any) -> ExtruderSite:
+                      sections: dict[str, Any] | None = None, **extra: Any) -> ExtruderSite:
         link = str(tmp_path / f"ttyEXT{len(started)}")
         sim: Simulator | SimProcess
         if sim_process:
@@ -157,7 +157,8 @@ async def extruder_site(tmp_path: Path) -> AsyncIterator[SiteFactory]:
             ))
             await sim.start()
         config = make_config(tmp_path / f"state{len(started)}",
-                             extruder=extruder_section(link, speed, zones, loop_rate_hz=loop_rate_hz, zone=zone, **extra))
+                             extruder=extruder_section(link, speed, zones, loop_rate_hz=loop_rate_hz, zone=zone, **extra),
+                             **(sections or {}))
         gw = await create_gateway(config)
         await gw.start()
         api = ApiClient(gw.urls[0])
