@@ -1,6 +1,7 @@
 """The installed unit's ExecStart, run by hand against a provisioned root as systemd would run it:
 READY=1 and regular WATCHDOG=1 on a test NOTIFY_SOCKET, the API over TLS with the device certificate,
-and no WATCHDOG=1 while the event loop or a registered liveness check is stalled (the test hook)."""
+and no WATCHDOG=1 while the event loop, or a registered liveness check (the event loop's, the extruder
+control loop's) is stalled (the test hook). The extruder runs as on the simulated site (simulated board)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,16 @@ class Service:
             return response.status, json.loads(response.read())
 
 
+def simulate_extruder(config_file: Path) -> None:
+    """Switch on the extruder as the simulated site has it (simulated board on a pty, mock GPIO pins),
+    so the control loop runs and registers its liveness check ("extruder") with the watchdog."""
+    text = config_file.read_text()
+    provisioned = 'enabled = false'
+    assert text.count(provisioned) == 1
+    config_file.write_text(text.replace(provisioned, 'enabled = true\nsimulator = true') +
+                           '\n[extruder.gpio]\npin_factory = "mock"\n')
+
+
 def exec_start_for(root: Path) -> list[str]:
     """The unit's ExecStart with device paths placed under the provisioned root."""
     argv = shlex.split(unit_settings(root / UNIT)["Service.ExecStart"][0])
@@ -85,6 +96,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     port = free_port()
     result = provision(root, SiteAnswers(gateway_id=GATEWAY_ID, listen=[f"127.0.0.1:{port}"]))
     assert result.admin_token is not None
+    simulate_extruder(root / "etc/edge-gateway/config.toml")
     stage_for_systemd(root)
     argv = exec_start_for(root)
     assert argv[0] == str(root / "opt/edge-gateway/venv/bin/edge-gateway")
@@ -121,12 +133,14 @@ def test_api_serves_with_the_device_certificate(service: Service) -> None:
     assert status == 200
     assert body["gateway_id"] == GATEWAY_ID
     assert body["watchdog"]["enabled"] is True
+    assert {part["name"]: part["state"] for part in body["parts"]}.get("extruder") == "running"
 
 
 @pytest.mark.parametrize("request_", [
     {"action": "block-loop", "seconds": STALL_S},
     {"action": "fail-check", "check": "event-loop", "seconds": STALL_S},
-], ids=["event-loop-blocked", "liveness-check-failing"])
+    {"action": "fail-check", "check": "extruder", "seconds": STALL_S},
+], ids=["event-loop-blocked", "event-loop-check-failing", "control-loop-check-failing"])
 def test_pings_stop_while_stalled_and_resume_after(service: Service, request_: dict[str, object]) -> None:
     service.listener.wait_for("READY", 30)
     service.wait_for_pings(2, after=time.monotonic() - 0.1, timeout_s=10)  # pinging before the stall
