@@ -23,6 +23,7 @@ from gateway.control.ipc import (
     ReplyMessage,
     RequestCommand,
     ResetFaults,
+    ResetTiming,
     SetMotor,
     SetSetpoint,
     StartAutotune,
@@ -58,6 +59,10 @@ class CommandHandler:
                 data = await self._reset()
             elif isinstance(cmd, StartAutotune):
                 data = self._autotune(cmd)
+            elif isinstance(cmd, ResetTiming):
+                self.loop.stats.reset()
+                self.loop.timing = self.loop.stats.snapshot()
+                data = {}
             else:
                 data = self._mock_pin(cmd)
         except Refused as exc:

@@ -67,6 +67,13 @@ class StartAutotune(_Message):
     target_c: float
 
 
+class ResetTiming(_Message):
+    """Start the loop timing statistics afresh (the benchmark measures each phase on its own)."""
+
+    op: Literal["timing_reset"] = "timing_reset"
+    id: int
+
+
 class DriveMockPin(_Message):
     """Test and simulated-site only: drive a mock GPIO input (refused with real pins)."""
 
@@ -77,10 +84,10 @@ class DriveMockPin(_Message):
 
 
 Command = Annotated[
-    Configure | SetSetpoint | SetMotor | EmergencyStop | ResetFaults | StartAutotune | DriveMockPin,
+    Configure | SetSetpoint | SetMotor | EmergencyStop | ResetFaults | StartAutotune | ResetTiming | DriveMockPin,
     Field(discriminator="op"),
 ]
-RequestCommand = SetSetpoint | SetMotor | EmergencyStop | ResetFaults | StartAutotune | DriveMockPin
+RequestCommand = SetSetpoint | SetMotor | EmergencyStop | ResetFaults | StartAutotune | ResetTiming | DriveMockPin
 
 
 # --- control process -> gateway -----------------------------------------------------------------
