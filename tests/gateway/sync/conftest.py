@@ -130,8 +130,8 @@ HarnessFactory = Callable[..., Any]
 async def harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
     opened: list[tuple[Harness, Any]] = []
 
-    async def make(settings: SyncSection, **worker_args: Any) -> Harness:
-        store = await TelemetryStore.open(tmp_path / "telemetry.db", buffer_settings())
+    async def make(settings: SyncSection, *, buffer: TelemetrySection | None = None, **worker_args: Any) -> Harness:
+        store = await TelemetryStore.open(tmp_path / "telemetry.db", buffer or buffer_settings())
         source = TelemetryStoreSource(store)
         db = await open_state_db(tmp_path / "state" / "state.db")
         clock = worker_args.pop("clock", time.time)

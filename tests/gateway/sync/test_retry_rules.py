@@ -91,3 +91,18 @@ async def test_503_is_retried_until_it_clears_and_never_dead_lettered(
     await wait_until(lambda: receiver.receiver.unique_samples == 50, what="delivery after 503s")
     assert h.worker.status().dead_letter_batches == 0
     assert receiver.receiver.duplicate_keys == []
+
+
+async def test_an_in_flight_note_of_an_older_buffer_epoch_is_ignored(
+        certs: SyncCerts, receiver: RunningReceiver, harness: HarnessFactory) -> None:
+    from gateway.sync.progress import InFlight
+
+    h = await harness(sync_settings(certs, receiver.url, batch_size=100))
+    await h.progress.ensure_schema()
+    await h.progress.set_inflight(InFlight("0123456789abcdef", 5, 50, f"{GATEWAY_ID}:0123456789abcdef:5-50"), 1.0)
+    await h.append(samples(150))
+    h.start()
+    await wait_until(lambda: receiver.receiver.unique_samples == 150 and h.worker.status().state == "idle",
+                     what="delivery from the current epoch")
+    assert list(receiver.receiver.batches) == [f"{GATEWAY_ID}:{h.epoch}:1-100", f"{GATEWAY_ID}:{h.epoch}:101-150"]
+    assert await h.progress.inflight() is None  # the stale note was dropped
