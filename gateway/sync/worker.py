@@ -1,9 +1,10 @@
 """The push-sync part: reads the buffer from the acked cursor, POSTs batches over mutual TLS, acks on 2xx.
 
 One batch is in flight at a time, so the acked cursor only ever moves past rows the endpoint has
-acknowledged (2xx) or that were set aside as dead letters; the following batch is read and encoded
-meanwhile (it is only a prefetch: nothing about it is persisted until it is sent). Every decision after an attempt comes from
-``RetryPolicy``; this module is the thin I/O shell around it. Runs under the Supervisor as part "sync".
+acknowledged (2xx) or that were set aside as dead letters. Meanwhile the following batch is read and
+encoded (only a prefetch: nothing about it is persisted until it is sent), and the previous batch's ack
+runs. Every decision after an attempt comes from ``RetryPolicy``; this module is the thin I/O shell
+around it. Runs under the Supervisor as part "sync".
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import random
 import ssl
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from gateway.sync.progress import InFlight, SyncProgress
 from gateway.sync.source import SourceCursor, StaleCursorError, SyncSource
 from gateway.sync.status import SyncState, SyncStatus
 from gateway.sync.tls import client_context, files_signature, probe_refusal
+from gateway.sync.tracker import SyncTracker
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class SyncWorker:
             raise ValueError("sync settings are incomplete (endpoint, ca_file, cert_file, key_file)")
         self._settings = settings
         self._endpoint = settings.endpoint
+        self._tls_paths = (settings.ca_file, settings.cert_file, settings.key_file)
         endpoint = urlsplit(settings.endpoint)
         self._host = endpoint.hostname or ""
         self._port = endpoint.port or 443
@@ -80,48 +82,22 @@ class SyncWorker:
         self._sleep = sleep
         self._policy = RetryPolicy(initial_s=settings.backoff_initial_s, max_s=settings.backoff_max_s,
                                    max_attempts=settings.max_attempts, clock=clock, rng=rng)
-        self._started = monotonic()
-        self._state: SyncState = "starting"
-        self._message: str | None = None
-        self._last_success_at: float | None = None
-        self._last_attempt_at: float | None = None
-        self._backlog: int | None = None
+        self._track = SyncTracker(settings.endpoint, monotonic())
         self._backlog_at = float("-inf")
-        self._oldest_pending_ts: float | None = None
-        self._delivered = deque[tuple[float, int]]()
-        self._delivered_samples = 0
-        self._delivered_batches = 0
-        self._retries = 0
-        self._next_attempt_at: float | None = None
-        self._dead_batches = 0
-        self._dead_samples = 0
         self._persisted_at = float("-inf")
         self._acking: asyncio.Task[None] | None = None
 
     # ---- status -------------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
-        now_m = self._monotonic()
-        while self._delivered and self._delivered[0][0] < now_m - const.RATE_WINDOW_S:
-            self._delivered.popleft()
-        window = max(1e-3, min(const.RATE_WINDOW_S, now_m - self._started))
-        lag = None if self._oldest_pending_ts is None else max(0.0, self._clock() - self._oldest_pending_ts)
-        return SyncStatus(
-            enabled=True, state=self._state, message=self._message, endpoint=self._endpoint,
-            last_success_at=self._last_success_at, last_attempt_at=self._last_attempt_at, backlog=self._backlog,
-            lag_s=round(lag, 3) if lag is not None else (0.0 if self._state == "idle" else None),
-            rate_samples_per_s=round(sum(n for _, n in self._delivered) / window, 1),
-            delivered_samples=self._delivered_samples, delivered_batches=self._delivered_batches,
-            retries=self._retries,
-            next_attempt_in_s=None if self._next_attempt_at is None else round(max(0.0, self._next_attempt_at - now_m), 3),
-            dead_letter_batches=self._dead_batches, dead_letter_samples=self._dead_samples,
-        )
+        return self._track.status(now=self._clock(), now_monotonic=self._monotonic())
 
     async def _set_state(self, state: SyncState, message: str | None = None) -> None:
-        changed = state != self._state or message != self._message
-        self._state, self._message = state, message
+        track = self._track
+        changed = state != track.state or message != track.message
+        track.state, track.message = state, message
         if state != "backing_off":
-            self._next_attempt_at = None
+            track.next_attempt_at = None
         await self._persist(force=changed and state in ("stopped", "idle"))
 
     async def _persist(self, *, force: bool = False) -> None:
@@ -135,11 +111,11 @@ class SyncWorker:
         now_m = self._monotonic()
         if force or now_m - self._backlog_at >= BACKLOG_REFRESH_S:
             self._backlog_at = now_m
-            self._backlog = await self._source.backlog()
+            self._track.backlog = await self._source.backlog()
 
     async def _refresh_deadletters(self) -> None:
         summary = await self._deadletters.summary()
-        self._dead_batches, self._dead_samples = summary.batches, summary.samples
+        self._track.dead_batches, self._track.dead_samples = summary.batches, summary.samples
 
     # ---- the part -----------------------------------------------------------------------------------
 
@@ -150,8 +126,8 @@ class SyncWorker:
         while True:
             signature = self._tls_files()
             try:
-                context = client_context(ca_file=self._settings.ca_file, cert_file=self._settings.cert_file,  # type: ignore[arg-type]
-                                         key_file=self._settings.key_file)  # type: ignore[arg-type]
+                ca_file, cert_file, key_file = self._tls_paths
+                context = client_context(ca_file=ca_file, cert_file=cert_file, key_file=key_file)
             except (OSError, ssl.SSLError) as exc:
                 problem = certificate_problem(exc) or f"cannot load the sync certificates: {exc}"
                 await self._stop_until_files_change(problem, signature)
@@ -165,7 +141,7 @@ class SyncWorker:
             await self._stop_until_files_change(problem, signature)
 
     def _tls_files(self) -> tuple[tuple[str, int, int], ...]:
-        return files_signature(self._settings.ca_file, self._settings.cert_file, self._settings.key_file)
+        return files_signature(*self._tls_paths)
 
     async def _stop_until_files_change(self, problem: str, signature: tuple[tuple[str, int, int], ...]) -> None:
         """Sync stays stopped (nothing is lost: rows stay buffered) until provisioning replaces a file."""
@@ -193,13 +169,13 @@ class SyncWorker:
                     await self._progress.clear_inflight()
                     continue
             if ready is None:
-                self._oldest_pending_ts = None
+                self._track.oldest_pending_ts = None
                 await self._set_state("idle")
                 await self._persist()
                 await self._sleep(self._settings.idle_poll_s)
                 continue
             batch, encoded = ready
-            self._oldest_pending_ts = batch.rows[0].ts
+            self._track.oldest_pending_ts = batch.rows[0].ts
             following = asyncio.create_task(self._read_following(batch))
             try:
                 stop = await self._deliver(session, batch, encoded)
@@ -266,12 +242,12 @@ class SyncWorker:
         refusals = 0
         while True:
             await self._set_state("sending")
-            self._last_attempt_at = self._clock()
+            self._track.last_attempt_at = self._clock()
             decision = await self._attempt(session, encoded.body, encoded.headers, failures + 1)
             if decision.outcome is Outcome.ACK:
                 await self._ack_done()  # acks stay in order
                 self._acking = asyncio.create_task(self._settle(batch))  # runs while the next batch is sent
-                self._count_delivery(len(batch.rows))
+                self._track.delivered(len(batch.rows), now=self._clock(), now_monotonic=self._monotonic())
                 return None
             if decision.outcome is Outcome.STOP:
                 return decision.reason
@@ -281,10 +257,10 @@ class SyncWorker:
                 if refusals >= self._policy.max_attempts:
                     await self._dead_letter(batch, decision)
                     return None
-            self._retries += 1
+            self._track.retries += 1
             log.warning("sync batch %s: %s; retry in %.1f s", batch.key, decision.reason, decision.delay_s)
-            self._next_attempt_at = self._monotonic() + decision.delay_s
-            self._state, self._message = "backing_off", decision.reason
+            self._track.next_attempt_at = self._monotonic() + decision.delay_s
+            self._track.state, self._track.message = "backing_off", decision.reason
             await self._persist()
             await self._sleep(decision.delay_s)
 
@@ -329,13 +305,6 @@ class SyncWorker:
         acking, self._acking = self._acking, None
         if acking is not None:
             await acking
-
-    def _count_delivery(self, count: int) -> None:
-        self._delivered.append((self._monotonic(), count))
-        self._delivered_samples += count
-        self._delivered_batches += 1
-        self._last_success_at = self._clock()
-        self._message = None
 
     async def _dead_letter(self, batch: Batch, decision: Decision) -> None:
         reason = f"refused {self._policy.max_attempts} time(s), last: {decision.reason}"
