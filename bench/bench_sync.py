@@ -92,7 +92,7 @@ async def raw_read(source: TelemetryStoreSource, batch: int) -> tuple[float, int
     return time.perf_counter() - started, count
 
 
-async def encoded_bodies(source: TelemetryStoreSource, batch: int) -> tuple[list[tuple[bytes, dict[str, str]]], int]:
+async def encoded_bodies(source: TelemetryStoreSource, batch: int, fmt: str) -> tuple[list[tuple[bytes, dict[str, str]]], int]:
     """The same batches the worker will send, under another gateway id (so the receiver counts both runs)."""
     cursor = await source.acked_cursor()
     bodies = []
@@ -101,8 +101,8 @@ async def encoded_bodies(source: TelemetryStoreSource, batch: int) -> tuple[list
         rows = await source.read_after(cursor, batch)
         if not rows:
             break
-        encoded = encode_batch(Batch("gw-baseline", cursor.epoch, rows), "ndjson+gzip")
-        raw_bytes += len(gzip.decompress(encoded.body))
+        encoded = encode_batch(Batch("gw-baseline", cursor.epoch, rows), fmt)
+        raw_bytes += len(gzip.decompress(encoded.body)) if fmt == "ndjson+gzip" else len(encoded.body)
         bodies.append((encoded.body, encoded.headers))
         cursor = SourceCursor(cursor.epoch, rows[-1].seq)
     return bodies, raw_bytes
@@ -129,13 +129,13 @@ async def receiver_stats(url: str, ca: TestCA, client: Any) -> dict[str, Any]:
 
 def request_head_bytes(url: str, headers: dict[str, str], body_len: int) -> int:
     """Size of the request line and headers aiohttp sends for one batch (measured shape, typical values)."""
-    lines = [f"POST /v1/batches HTTP/1.1", "Host: " + url.split("/")[2], "Accept: */*",
+    lines = ["POST /v1/batches HTTP/1.1", "Host: " + url.split("/")[2], "Accept: */*",
              "Accept-Encoding: gzip, deflate", "User-Agent: Python/3.11 aiohttp/3", f"Content-Length: {body_len}",
              *(f"{k}: {v}" for k, v in headers.items())]
     return len("\r\n".join(lines)) + 4
 
 
-async def run(samples: int, batch: int) -> dict[str, Any]:
+async def run(samples: int, batch: int, fmt: str) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -152,12 +152,12 @@ async def run(samples: int, batch: int) -> dict[str, Any]:
             source = TelemetryStoreSource(store)
 
             read_s, read_count = await raw_read(source, batch)
-            bodies, raw_bytes = await encoded_bodies(source, batch)
+            bodies, raw_bytes = await encoded_bodies(source, batch, fmt)
             post_s = await plain_post_loop(url, ca, client, bodies)
             before = await receiver_stats(url, ca, client)
 
             settings = SyncSection(enabled=True, endpoint=url, ca_file=ca.cert_file, cert_file=client.cert_file,
-                                   key_file=client.key_file, batch_size=batch, idle_poll_s=0.01)
+                                   key_file=client.key_file, batch_size=batch, idle_poll_s=0.01, format=fmt)
             worker = SyncWorker(settings, gateway_id=GATEWAY_ID, source=source,
                                 deadletters=DeadLetterStore(db, time.time), progress=SyncProgress(db))
             started = time.perf_counter()
@@ -186,7 +186,7 @@ async def run(samples: int, batch: int) -> dict[str, Any]:
         "benchmark": "sync_push_drain",
         "samples": samples,
         "batch_size": batch,
-        "format": "ndjson+gzip",
+        "format": fmt,
         "fill_s": round(fill_s, 2),
         "drain_s": round(drain_s, 2),
         "drain_samples_per_s": round(drain_rate),
@@ -194,12 +194,11 @@ async def run(samples: int, batch: int) -> dict[str, Any]:
         "meets_target": drain_rate >= 50_000,
         "delivered_unique_samples": delivered,
         "delivered_batches": batches,
-        "worker_state_at_end": status.state,
         "worker_retries": status.retries,
         "duplicates_at_receiver": after["duplicates"],
         "wire_body_bytes_per_sample": round(wire_body_bytes / samples, 2),
         "wire_bytes_per_sample_with_http_head": round((wire_body_bytes + head * batches) / samples, 2),
-        "uncompressed_ndjson_bytes_per_sample": round(raw_bytes / samples, 2),
+        "uncompressed_body_bytes_per_sample": round(raw_bytes / samples, 2),
         "baseline_store_raw_read_samples_per_s": round(read_rate),
         "baseline_plain_post_loop_samples_per_s": round(post_rate),
         "ratio_drain_to_raw_read": round(drain_rate / read_rate, 3),
@@ -211,8 +210,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--format", choices=("ndjson+gzip", "json"), default="ndjson+gzip")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.samples, args.batch)), indent=2))
+    print(json.dumps(asyncio.run(run(args.samples, args.batch, args.format)), indent=2))
 
 
 if __name__ == "__main__":
