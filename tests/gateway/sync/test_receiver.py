@@ -62,3 +62,32 @@ async def test_behaviour_is_switched_over_http_and_bad_fields_are_refused(
         assert "explode" in (await response.json())["error"]["message"]
     async with session.put(base(receiver) + BEHAVIOUR_PATH, data=b"not json") as response:
         assert response.status == 400
+
+
+async def test_runs_as_a_module_and_stops_on_sigterm(certs: SyncCerts, session: aiohttp.ClientSession) -> None:
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.sync.receiver", "--ca", str(certs.ca.cert_file), "--cert",
+         str(certs.server.cert_file), "--key", str(certs.server.key_file), "--reject-seq", "7"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+        url = line.rsplit(" ", 1)[1].strip()
+        assert url.startswith("https://127.0.0.1:") and url.endswith("/v1/batches")
+        for first, status in ((1, 200), (6, 400)):
+            rows = [SyncRow(seq, float(seq), "s", "m", 1.0) for seq in range(first, first + 3)]
+            encoded = encode_batch(Batch("gw-01", "00ab", rows), "ndjson+gzip")
+            async with session.post(url, data=encoded.body, headers=encoded.headers) as response:
+                assert response.status == status
+        async with session.get(url.rsplit("/v1/", 1)[0] + STATS_PATH) as response:
+            assert (await response.json())["unique_samples"] == 3
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    finally:
+        process.kill()
+        process.wait(10)
