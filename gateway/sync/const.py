@@ -35,3 +35,5 @@ STOPPED_RECHECK_S = 300.0
 """While stopped on a certificate problem with unchanged files: try again this often anyway (the endpoint may have been fixed)."""
 TLS_PROBE_TIMEOUT_S = 1.0
 """After a reset connection: how long a fresh idle TLS connection is watched for the endpoint refusing us."""
+ACK_FINISH_TIMEOUT_S = 2.0
+"""When the part stops, an ack already running gets this long to finish before it is cancelled."""

@@ -120,6 +120,24 @@ class SyncWorker:
     # ---- the part -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self._finish_pending_ack()
+
+    async def _finish_pending_ack(self) -> None:
+        """On the way out (cancelled or failed): let a running ack end (it is short), never outlive the part."""
+        acking, self._acking = self._acking, None
+        if acking is None:
+            return
+        if not acking.done():
+            await asyncio.wait({acking}, timeout=const.ACK_FINISH_TIMEOUT_S)
+        if not acking.done():
+            await _cancel(acking)  # the store rolls the chunk back; the batch is re-sent with its key
+        elif not acking.cancelled() and acking.exception() is not None:
+            log.error("sync: acking the last batch failed: %s", acking.exception())
+
+    async def _run(self) -> None:
         await self._deadletters.ensure_schema()
         await self._progress.ensure_schema()
         await self._refresh_deadletters()
@@ -181,8 +199,6 @@ class SyncWorker:
                 stop = await self._deliver(session, batch, encoded)
             except BaseException:
                 await _cancel(following)
-                if self._acking is not None:
-                    await _cancel(self._acking)
                 raise
             if stop is not None:
                 await _cancel(following)
