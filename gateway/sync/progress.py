@@ -2,8 +2,9 @@
 
 The in-flight row names the last short batch (fewer rows than batch_size) before it is POSTed, so
 after a crash it is re-sent as exactly the same rows with the same idempotency key (the receiver drops
-it if it had arrived). Full batches need no note: re-read from the acked cursor they come out the same.
-A note at or below the acked cursor is stale and ignored. The status snapshot lets
+it if it had arrived). Full batches need no note: re-read from the acked cursor they come out the same
+(as long as ``batch_size`` is unchanged; after a change, one batch may be re-sent under a new key).
+A note at or below the acked cursor, or of another buffer epoch, is stale and ignored. The status snapshot lets
 ``edge-gateway sync status`` report on the running service from another process.
 """
 
