@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 
 from gateway.control.io_const import GAINS_FILE_NAME
@@ -86,6 +88,11 @@ async def test_autotune_over_api_stores_and_applies_gains(extruder_site: SiteFac
     assert ("extruder.zone.autotune", "ok", "zone0") in audit
     assert state["zones"][0]["setpoint_c"] is None, "the heater is off after tuning"
 
+    pid = site.client.pid  # a restarted control process applies the stored gains from the start
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    restarted = await site.wait_state(lambda s: site.client.spawns == 2, 20.0, "the control process restarted")
+    assert restarted["zones"][0]["gains"] == stored["0"]
     # That tuned gains meet the regulation bounds on this plant is shown by the control core's own tests
     # (tests/gateway/control/test_regulation.py); here: tuned over the API, stored, applied, audited.
     print(f"autotuned gains {gains}")
