@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.auth.const import ROLES
 from gateway.sync.status import SyncStatus
@@ -82,6 +82,13 @@ class TokenIssueRequest(RequestBody):
     sub: str = Field(min_length=1, max_length=64, description="Who the token is for (a person or a connector).")
     role: Role
     ttl_s: int | None = Field(None, ge=60, description="Lifetime in seconds (default from config, at most max_ttl_s).")
+
+    @field_validator("sub")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must be printable characters only (no control characters)")
+        return value
 
 
 class TokenIssued(ResponseBody):

@@ -55,7 +55,8 @@ async def revoke_token(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     jti = request.match_info["jti"]
     if not JTI_PATTERN.fullmatch(jti):
-        raise ApiError(422, "validation_error", "path.jti: not a token id")
+        raise ApiError(422, "validation_error", "path.jti: not a token id",
+                       extra={"fields": [{"field": "path.jti", "message": "not a token id"}]})
     newly = await context.registry.revoke(jti)
     context.revocations.add(jti)
     request[AUDIT_NOTE] = AuditNote(target=jti, details={"already_revoked": not newly})

@@ -17,7 +17,7 @@ def _validation_error(exc: ValidationError, prefix: str) -> ApiError:
     fields = []
     for item in exc.errors(include_url=False, include_input=False):
         location = format_location((prefix, *item["loc"])) if item["loc"] else prefix
-        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
         fields.append({"field": location, "message": message})
     first = fields[0]
     return ApiError(422, "validation_error", f"{first['field']}: {first['message']}", extra={"fields": fields})

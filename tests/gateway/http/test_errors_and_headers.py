@@ -65,6 +65,8 @@ async def test_body_limit_413(gateway: Gateway, client: ApiClient) -> None:
         (b'{"sub": "a", "role": "viewer", "ttl_s": "600"}', "application/json", 422, "validation_error", "body.ttl_s"),
         (b'{"sub": "a", "role": "viewer", "ttl_s": 999999999}', "application/json", 422, "validation_error", "body.ttl_s"),
         (b'{"role": "viewer"}', "application/json", 422, "validation_error", "body.sub"),
+        (b'{"sub": "a\\u0000b", "role": "viewer"}', "application/json", 422, "validation_error", "body.sub"),
+        (b'{"sub": "a", "role": "viewer", "ttl_s": 59}', "application/json", 422, "validation_error", "body.ttl_s"),
         (b"[1, 2]", "application/json", 422, "validation_error", "body"),
     ],
 )
