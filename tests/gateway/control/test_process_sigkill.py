@@ -4,8 +4,8 @@ The gateway runs as a real service process (``python -m gateway serve``) whose c
 a simulated controller on a real pty (in this test process, so its applied outputs can be watched).
 - SIGKILL of the gateway alone: the control process sees its IPC socket close (and gets its
   parent-death signal), turns every output off and exits, well within the heartbeat timeout.
-- SIGKILL of the gateway and the control process together: the controller's heartbeat failsafe turns
-  the heaters off within its timeout and latches ``host_timeout``.
+- SIGKILL of the gateway and the control process together (``kill -9`` of its process group): the
+  controller's heartbeat failsafe turns the heaters off within its timeout and latches ``host_timeout``.
 """
 
 from __future__ import annotations
