@@ -118,6 +118,11 @@ async def test_samples_reach_the_telemetry_store_and_status_shows_the_loop(site:
     part = next(p for p in status["parts"] if p["name"] == "extruder")
     assert part["state"] == "running" and part["detail"]["running"] is True
     assert part["detail"]["link"] == "up" and part["detail"]["timing"]["periods"] > 0
+    openapi = await site.call("GET", "/api/v1/openapi.json", "viewer")
+    assert openapi.status == 200
+    paths = openapi.json()["paths"]
+    assert {"/api/v1/extruder", "/api/v1/extruder/zones/{zone}", "/api/v1/extruder/motor", "/api/v1/extruder/estop",
+            "/api/v1/extruder/reset", "/api/v1/extruder/zones/{zone}/autotune"} <= set(paths)
     timing = (await site.state())["timing"]
     assert timing["rate_hz"] == 10.0 and timing["missed_periods"] >= 0
     assert {"jitter_p50_ms", "jitter_p99_ms", "jitter_max_ms"} <= set(timing)
