@@ -82,3 +82,29 @@ def test_duplicate_part_names_refused() -> None:
     supervisor.add(Flaky("a", 0))
     with pytest.raises(ValueError):
         supervisor.add(Flaky("a", 0))
+
+
+async def test_parts_start_in_order_and_stop_in_reverse_order() -> None:
+    events: list[str] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def run(self) -> None:
+            events.append(f"start {self.name}")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                events.append(f"stop {self.name}")
+
+    supervisor = Supervisor(restart_initial_s=1, restart_max_s=1)
+    for name in ("link", "control", "api-feed"):
+        supervisor.add(Recorder(name))
+    supervisor.start()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(events) == 3:
+            break
+    await supervisor.stop(timeout_s=1)
+    assert events == ["start link", "start control", "start api-feed", "stop api-feed", "stop control", "stop link"]
