@@ -3,6 +3,7 @@
 - Authenticated `GET /api/v1/status` over TLS with 50 concurrent clients against the real gateway
   process, next to a bare aiohttp handler (no auth, no middlewares) on the same certificate, measured
   by the same client in the same run: throughput ratio and p99 latency (targets: >= 60 % of bare, p99 <= 20 ms).
+  A second bare handler returns a body as large as the status response (ratio reported separately).
 - Gateway RSS after start-up (target <= 60 MB), next to the bare server's and to a process that only
   imports the gateway's runtime dependencies (the floor no gateway code can go below), and time from
   process start to READY=1 (target <= 1.5 s), measured before anything else runs.
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,10 +41,14 @@ from tests.support.certs import TestCA  # noqa: E402
 BARE_SERVER = """
 import ssl, sys
 from aiohttp import web
+SIZED = ('{"pad": "' + "x" * max(0, int(sys.argv[4]) - 11) + '"}').encode()
 async def handler(request):
     return web.json_response({"status": "ok"})
+async def sized(request):  # a body as large as the gateway's status response
+    return web.Response(body=SIZED, content_type="application/json")
 app = web.Application()
 app.router.add_get("/bare", handler)
+app.router.add_get("/bare-sized", sized)
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(sys.argv[2], sys.argv[3])
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context, print=None, access_log=None)
@@ -155,6 +161,13 @@ async def load(targets: list[Target], ssl_context: ssl.SSLContext, clients: int,
             await session.close()
 
 
+def status_size(url: str, token: str, ssl_context: ssl.SSLContext) -> int:
+    """Bytes in the body of one status response."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, context=ssl_context, timeout=10) as response:
+        return len(response.read())
+
+
 def wait_ready(sock: socket.socket, timeout_s: float) -> None:
     sock.settimeout(timeout_s)
     while True:
@@ -206,14 +219,18 @@ def main() -> None:
             ready_s = time.perf_counter() - started
             time.sleep(0.5)
             rss_start = rss_mb(gateway.pid)
+            status_bytes = status_size(f"https://127.0.0.1:{port}/api/v1/status", token, client_ssl)
             bare = subprocess.Popen(
-                [sys.executable, "-c", BARE_SERVER, str(bare_port), str(cert.cert_file), str(cert.key_file)]
+                [sys.executable, "-c", BARE_SERVER, str(bare_port), str(cert.cert_file), str(cert.key_file),
+                 str(status_bytes)]
             )
             wait_port(bare_port, 30)
             bare_rss = rss_mb(bare.pid)
             bare_target = Target("bare", f"https://127.0.0.1:{bare_port}/bare", {})
+            sized_target = Target("bare-sized", f"https://127.0.0.1:{bare_port}/bare-sized", {})
             gw_target = Target("gateway", f"https://127.0.0.1:{port}/api/v1/status", {"Authorization": f"Bearer {token}"})
-            asyncio.run(load([bare_target, gw_target], client_ssl, args.clients, args.seconds, args.rounds))
+            asyncio.run(load([bare_target, sized_target, gw_target], client_ssl, args.clients, args.seconds,
+                             args.rounds))
             rss_after_load = rss_mb(gateway.pid)
             load_average = os.getloadavg()
         finally:
@@ -232,6 +249,11 @@ def main() -> None:
         "bare_aiohttp_tls": bare_result,
         "throughput_ratio": round(gw_result["rps"] / bare_result["rps"], 3),
         "throughput_ratio_per_round": [round(g / b, 3) for g, b in zip(gw_target.round_rps, bare_target.round_rps)],
+        # The same comparison with a bare handler whose body is as large as the status response, which
+        # separates the gateway's own cost (auth, middlewares, assembling status) from moving the bytes.
+        "status_response_bytes": status_bytes,
+        "bare_same_size_tls": sized_target.summary(),
+        "throughput_ratio_same_size": round(gw_result["rps"] / sized_target.summary()["rps"], 3),
         "targets": {"throughput_ratio_min": 0.6, "p99_ms_max": 20, "rss_mb_max": 60, "ready_s_max": 1.5},
         "gateway_rss_mb_after_start": round(rss_start, 1),
         "gateway_rss_mb_after_load": round(rss_after_load, 1),
