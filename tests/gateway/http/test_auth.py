@@ -13,6 +13,7 @@ from gateway.factory import Gateway, create_gateway
 from gateway.http.keys import ROUTES
 from gateway.http.routes import Route
 from tests.support import tokens as forge
+from tests.support.extruder import SiteFactory, extruder_site  # noqa: F401  (fixture)
 from tests.support.gateway import ApiClient, issue
 
 ROLES = ("viewer", "technician", "admin", "sync")
@@ -89,6 +90,10 @@ async def test_every_served_route_is_in_the_spec_table(gateway: Gateway) -> None
 
 
 async def test_route_table_data_matches_the_spec(gateway: Gateway) -> None:
+    check_route_table_data(gateway)
+
+
+def check_route_table_data(gateway: Gateway) -> None:
     """The code's own data (public flag, permission, role table) says what the spec says, per route."""
     for route in served_routes(gateway):
         expected = SPEC_ROLES[(route.method, route.path)]
@@ -107,9 +112,8 @@ def test_printer_command_roles() -> None:
         assert allowed == SPEC_PRINTER_COMMAND_ROLES[command], command
 
 
-@pytest.mark.parametrize("role", ROLES)
-async def test_role_matrix(gateway: Gateway, client: ApiClient, role: str) -> None:
-    """Each role against each served route over HTTP: allowed, or 403 (written to the audit log)."""
+async def check_role_matrix(gateway: Gateway, client: ApiClient, role: str) -> None:
+    """Each served route over HTTP for `role`: allowed, or 403 (and that 403 written to the audit log)."""
     token = await issue(gateway, role, sub=f"matrix-{role}")
     denied: list[str] = []
     for route in served_routes(gateway):
@@ -127,6 +131,24 @@ async def test_role_matrix(gateway: Gateway, client: ApiClient, role: str) -> No
     refused = [e for e in await gateway.context.audit.list(limit=500)
                if e.actor == f"matrix-{role}" and e.outcome == "refused" and e.details.get("status") == 403]
     assert sorted(e.details["request_id"] for e in refused) == sorted(denied)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_matrix(gateway: Gateway, client: ApiClient, role: str) -> None:
+    await check_role_matrix(gateway, client, role)
+
+
+async def test_role_matrix_on_a_site_with_every_part(extruder_site: SiteFactory) -> None:
+    """The same matrix on a gateway that also serves the extruder routes (they exist only when configured)."""
+    site = await extruder_site()
+    served = {(r.method, r.path) for r in served_routes(site.gateway)}
+    assert served - set(SPEC_ROLES) == set(), "served routes missing from SPEC_ROLES"
+    assert ("POST", "/api/v1/extruder/estop") in served
+    check_route_table_data(site.gateway)
+    for role in ROLES:
+        await check_role_matrix(site.gateway, site.api, role)
+    assert served >= {key for key in SPEC_ROLES if key[1].startswith(("/api/v1/extruder", "/api/v1/printers",
+                                                                      "/api/v1/telemetry"))}
 
 
 async def test_healthz_needs_no_token_and_discloses_nothing(client: ApiClient) -> None:
