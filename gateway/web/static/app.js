@@ -163,16 +163,19 @@
     health.replaceChildren();
     const facts = [["Version", status.version], ["Up for", duration(status.uptime_s)],
       ["Event-loop lag", fmt(status.event_loop && status.event_loop.lag_s * 1000, 1, " ms")]];
-    for (const part of status.parts || []) {
-      if (part.name === "telemetry" && part.detail) facts.push(["Telemetry backlog", part.detail]);
-      if (part.name === "sync" && part.detail) facts.push(["Upstream sync", part.detail]);
+    const telemetry = (status.parts || []).find((part) => part.name === "telemetry");
+    if (telemetry && telemetry.detail) {
+      const d = telemetry.detail;
+      facts.push(["Telemetry buffer", `${d.backlog_samples ?? "\u2014"} samples waiting` +
+        (typeof d.size_bytes === "number" ? `, ${(d.size_bytes / 1048576).toFixed(1)} of ${(d.max_bytes / 1048576).toFixed(0)} MiB` : "") +
+        (d.refusing ? " \u2014 FULL, refusing new samples" : "")]);
     }
-    for (const key of ["telemetry", "sync"]) {
-      const section = status[key];
-      if (section && typeof section === "object") {
-        if (section.backlog !== undefined) facts.push([key === "sync" ? "Sync backlog" : "Telemetry backlog", `${section.backlog} samples`]);
-        if (section.state !== undefined) facts.push([key === "sync" ? "Sync state" : "Telemetry state", section.state]);
-      }
+    const sync = status.sync;
+    if (sync) {
+      facts.push(["Upstream sync", !sync.enabled ? "push disabled (pull by the cloud connector)"
+        : `${sync.state}${sync.backlog !== null && sync.backlog !== undefined ? `, ${sync.backlog} samples behind` : ""}` +
+          (sync.dead_letter_batches ? `, ${sync.dead_letter_batches} batches set aside` : "") +
+          (sync.message ? ` \u2014 ${sync.message}` : "")]);
     }
     for (const [name, value] of facts) health.append(el("dt", {}, name), el("dd", {}, value === undefined ? "\u2014" : value));
     const body = $("parts").tBodies[0];
@@ -192,7 +195,12 @@
   function zoneState(zone) {
     const words = STATE_WORDS[zone.state] || [zone.state || "unknown", "unknown", "?"];
     return el("span", { class: "badge", dataset: { level: words[1], icon: words[2] } },
-      words[0] + (zone.fault ? `: ${zone.fault.replaceAll("_", " ")}` : ""));
+      words[0] + (zone.fault ? `: ${faultText(zone.fault)}` : ""));
+  }
+
+  function faultText(fault) {
+    const code = typeof fault === "string" ? fault : (fault.code || "fault");
+    return code.replaceAll("_", " ") + (fault.zone !== undefined && fault.zone !== null ? ` (zone ${fault.zone})` : "");
   }
 
   function renderExtruder(extruder, ts) {
@@ -224,18 +232,22 @@
     const facts = $("extruder-facts");
     facts.replaceChildren();
     const motor = extruder.motor || {};
-    const loop = extruder.loop || {};
+    const loop = extruder.timing || {};
     const pairs = [
       ["Screw motor", fmt(motor.rpm, 1, " rpm")],
-      ["Melt pressure", fmt(motor.pressure_bar !== undefined ? motor.pressure_bar : extruder.pressure_bar, 1, " bar")],
-      ["Loop", loop.rate_hz ? `${loop.rate_hz} Hz, jitter p99 ${fmt(loop.jitter_p99_ms, 2, " ms")}, missed ${loop.missed_periods ?? 0}` : "\u2014"],
+      ["Melt pressure", fmt(motor.bar, 1, " bar")],
+      ["Control loop", extruder.loop_alive === false ? "NOT RUNNING"
+        : loop.rate_hz ? `${loop.rate_hz} Hz, jitter p99 ${fmt(loop.jitter_p99_ms, 2, " ms")}, missed ${loop.missed_periods ?? 0}` : "\u2014"],
     ];
-    if (extruder.faults && extruder.faults.length) pairs.push(["Latched faults", extruder.faults.map((f) => f.code || f).join(", ")]);
+    const faults = extruder.faults || [];
+    if (faults.length) badge($("gw-state"), `EXTRUDER FAULT: ${faults.map(faultText).join(", ")}`, "bad", "\u2716");
+    else if (extruder.loop_alive === false) badge($("gw-state"), "CONTROL LOOP NOT RUNNING", "bad", "\u2716");
+    pairs.push(["Latched faults", faults.length ? faults.map(faultText).join(", ") : "none"]);
     for (const [name, value] of pairs) facts.append(el("dt", {}, name), el("dd", {}, value));
   }
 
   function zoneRow(zone) {
-    const input = el("input", { type: "number", step: "1", min: "0", "aria-label": `New setpoint for zone ${zone.zone} in \u00B0C` });
+    const input = el("input", { type: "number", step: "1", min: "0", max: zone.max_setpoint_c, "aria-label": `New setpoint for zone ${zone.zone} in \u00B0C` });
     const controls = el("form", { class: "inline", onsubmit: (event) => {
       event.preventDefault();
       if (input.value === "") return;
@@ -269,6 +281,7 @@
     ctx.fillText(`last ${TREND_WINDOW_S / 60} min`, w - pad.r - 90, h - 6);
     const legend = $("trend-legend");
     legend.replaceChildren();
+    const summary = {};
     zones.forEach((zone, i) => {
       const colour = ZONE_COLOURS[i % ZONE_COLOURS.length];
       const series = history.get(zone.zone) || [];
@@ -283,12 +296,16 @@
         ctx.stroke();
       }
       ctx.setLineDash([]);
+      const temps = series.filter((p) => typeof p.temp === "number");
+      summary[zone.zone] = { points: series.length, first_temp: temps.length ? temps[0].temp : null,
+        last_temp: temps.length ? temps[temps.length - 1].temp : null, last_setpoint: series.length ? series[series.length - 1].sp : null };
       const solid = el("span", {}, `Zone ${zone.zone} temperature`);
       solid.style.setProperty("--c", colour);
       const dashed = el("span", { class: "dashed" }, `Zone ${zone.zone} setpoint`);
       dashed.style.setProperty("--c", colour);
       legend.append(solid, dashed);
     });
+    canvas.dataset.summary = JSON.stringify(summary); // what the trend shows, for assistive tools and tests
   }
 
   function renderPrinters(printers) {
