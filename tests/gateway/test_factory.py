@@ -91,16 +91,12 @@ async def test_part_failure_and_recovery_reported_to_the_service_manager(
     try:
         degraded = await asyncio.to_thread(listener.wait_for, "STATUS", 10)
         assert degraded["STATUS"].startswith("degraded: flaky-link failed (ConnectionError: link lost 1)")
-        for _ in range(200):
+        statuses: list[str] = []
+        for _ in range(200):  # two restarts (0.05 s, then 0.1 s, +-20 %), then running for good
             await asyncio.sleep(0.05)
-            if part.runs >= 3 and not gateway.degraded():
-                break
-        statuses = [m["STATUS"] for m in listener.messages if "STATUS" in m]
-        for _ in range(100):
             statuses = [m["STATUS"] for m in listener.messages if "STATUS" in m]
-            if statuses and statuses[-1].startswith("serving on"):
+            if part.runs >= 3 and statuses and statuses[-1].startswith("serving on"):
                 break
-            await asyncio.sleep(0.05)
         assert any("link lost 2" in text for text in statuses), statuses
         assert statuses[-1] == f"serving on {gateway.urls[0]}", statuses
     finally:
