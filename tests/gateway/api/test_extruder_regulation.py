@@ -20,6 +20,9 @@ from gateway.control.io_const import GAINS_FILE_NAME
 from tests.support.extruder import ExtruderSite, SiteFactory
 
 SPEED = 40.0
+AUTOTUNE_SPEED = 20.0
+"""The relay test measures oscillation half-periods: at half the speed a scheduling hiccup of a loaded
+machine distorts them half as much (one such hiccup at 40x once made a run abort as asymmetric)."""
 RATE_HZ = 20.0
 OVERSHOOT_MAX_C = 2.0
 SETTLE_BAND_C = 0.5
@@ -68,7 +71,7 @@ async def test_heat_up_to_200_within_bounds_without_false_trip(extruder_site: Si
 
 
 async def test_autotune_over_api_stores_and_applies_gains(extruder_site: SiteFactory) -> None:
-    site = await extruder_site(speed=SPEED, loop_rate_hz=RATE_HZ, sim_process=True)
+    site = await extruder_site(speed=AUTOTUNE_SPEED, loop_rate_hz=RATE_HZ, sim_process=True)
     before = (await site.state())["zones"][0]["gains"]
     started = await site.call("POST", "/api/v1/extruder/zones/0/autotune", "admin", {"target_c": 100.0})
     assert started.status == 202, started.body
@@ -76,7 +79,7 @@ async def test_autotune_over_api_stores_and_applies_gains(extruder_site: SiteFac
     busy = await site.call("PUT", "/api/v1/extruder/zones/0", "technician", {"setpoint_c": 50.0})
     assert busy.status == 409 and busy.json()["error"]["code"] == "busy"
     state = await site.wait_state(lambda s: (s["zones"][0]["autotune"] or {}).get("status") in ("done", "aborted"),
-                                  60.0, "autotune to finish")
+                                  120.0, "autotune to finish")
     assert state["zones"][0]["autotune"]["status"] == "done", state["zones"][0]["autotune"]
     gains = state["zones"][0]["gains"]
     assert gains != before
