@@ -60,6 +60,9 @@ def test_demo_command_serves_healthz_and_prints_a_working_token(tmp_path: Path) 
                                          headers={"Authorization": f"Bearer {token.group(1)}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert json.load(response)["gateway_id"] == "gw-sim-01"
+        assert f"Page:  http://127.0.0.1:{port}/" in text
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert b"Sign in" in response.read()  # the technician page
         os.killpg(process.pid, signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log_path.read_text()
     finally:

@@ -64,6 +64,7 @@ def run_demo(args: argparse.Namespace) -> int:
     token, info = asyncio.run(issue_token(config, "demo-technician", "admin", DEMO_TOKEN_TTL_S))
     banner = (
         "\n=== edge-gateway simulated site ===\n"
+        "Page:  {url}/  (technician page: paste the token below to sign in)\n"
         "API:   {url}\n"
         f"Admin token (8 h, jti {info['jti']}):\n{token}\n"
         "Try:   curl -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/status\n"
