@@ -12,27 +12,15 @@ from gateway.auth.const import (
     FAILED_AUTH_LIMIT,
     FAILED_AUTH_WINDOW_S,
 )
+from tests.support.clock import FakeClock
 
 A = "192.0.2.10"
 B = "192.0.2.11"
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

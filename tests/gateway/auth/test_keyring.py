@@ -15,22 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_pri
 from gateway.auth.errors import AuthError, KeyringError
 from gateway.auth.keyring import KeyInfo, Keyring, UnknownKeyError
 from gateway.auth.tokens import TokenService
+from tests.support.clock import FakeClock
 
 START = 1_700_000_000.0
 DAY_S = 86_400.0
-
-
-class FakeClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

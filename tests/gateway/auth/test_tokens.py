@@ -22,22 +22,10 @@ from gateway.auth.const import ROLES, TOKEN_LEEWAY_S, TOKEN_MAX_BYTES, TOKEN_MAX
 from gateway.auth.errors import AUTH_REASONS, AuthError
 from gateway.auth.keyring import Keyring
 from gateway.auth.tokens import REQUIRED_CLAIMS, TokenClaims, TokenService
+from tests.support.clock import FakeClock
 
 GATEWAY_ID = "gw-line-3"
 START = 1_700_000_000.0
-
-
-class FakeClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -14,17 +14,9 @@ from gateway.auth.errors import AuthError
 from gateway.auth.keyring import Keyring
 from gateway.auth.tokens import TokenService
 from gateway.auth.verified_cache import VerifiedToken, VerifiedTokenCache
+from tests.support.clock import FakeClock
 
 GATEWAY_ID = "gw-cache-1"
-START = 1_700_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingDecode:

@@ -9,22 +9,7 @@ import aiosqlite
 import pytest
 
 from gateway.statedb.connection import close_state_db, open_state_db
-
-CLOCK_START_S = 1_700_000_000.0
-
-
-class FakeClock:
-    """Wall clock under the test's control."""
-
-    def __init__(self, now: float = CLOCK_START_S) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from tests.support.clock import FakeClock
 
 @pytest.fixture
 def clock() -> FakeClock:
