@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -11,7 +9,7 @@ import pytest
 
 from gateway.audit.model import AuditEvent
 from gateway.audit.store import AuditLog
-from gateway.statedb.connection import close_state_db, open_state_db
+from tests.support.statedb import conn, db_path  # noqa: F401  (fixtures)
 
 CLOCK_START_S = 1_700_000_000.25
 
@@ -44,19 +42,6 @@ def event(n: int = 0, **overrides: Any) -> AuditEvent:
 def clock() -> FakeClock:
     return FakeClock()
 
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "state.db"
-
-
-@pytest.fixture
-async def conn(db_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    connection = await open_state_db(db_path)
-    try:
-        yield connection
-    finally:
-        await close_state_db(connection)
 
 
 @pytest.fixture

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import aiosqlite
 import pytest
 
-from gateway.statedb.connection import close_state_db, open_state_db
 from tests.support.clock import FakeClock
+from tests.support.statedb import conn, db_path  # noqa: F401  (fixtures)
+
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "state.db"
-
-
-@pytest.fixture
-async def conn(db_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    connection = await open_state_db(db_path)
-    try:
-        yield connection
-    finally:
-        await close_state_db(connection)
