@@ -44,3 +44,9 @@ def report_topic(serial: str) -> str:
 
 def request_topic(serial: str) -> str:
     return f"device/{serial}/request"
+
+DELTA_REPORT_MSG = 1  # print.msg of a printer's delta push; a full report (pushall's answer) carries 0
+# A driver numbers its requests from a random start in [BASE, BASE + SPREAD): far from the small
+# counters printers use for their own pushes, and different after every gateway restart.
+SEQUENCE_ID_BASE = 100_000_000
+SEQUENCE_ID_SPREAD = 800_000_000

@@ -74,7 +74,7 @@ class PrinterDriver:
         self._rng = rng
         self._client_id = f"{client_id}-{printer.serial}"
         self._client: aiomqtt.Client | None = None
-        self._sequence = count(1)
+        self._sequence = count(const.SEQUENCE_ID_BASE + int(rng() * const.SEQUENCE_ID_SPREAD))
         self._throttle = Throttle(const.TEMPERATURE_SAMPLE_INTERVAL_S)
         self.attempts = 0
         self._tls_refusal: str | None = None

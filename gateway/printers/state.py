@@ -127,8 +127,11 @@ class PrinterState:
         return True
 
     def _answers_pushall(self, message: dict[str, Any]) -> bool:
+        """The full report asked for: our sequence id, and not a delta push (`msg: 1`), whose ids come
+        from the printer's own counter and may equal ours by chance."""
         body = message.get("print")
-        return isinstance(body, dict) and str(body.get("sequence_id")) == self.pending_pushall
+        return (isinstance(body, dict) and str(body.get("sequence_id")) == self.pending_pushall
+                and body.get("msg") != const.DELTA_REPORT_MSG)
 
     def _state_too_large(self) -> bool:
         return len(json.dumps(self.merged, separators=(",", ":"))) > const.MAX_STATE_BYTES

@@ -131,3 +131,14 @@ def test_state_that_keeps_growing_is_reset() -> None:
         assert state.feed(encode({"print": {f"key{index}": filler, "mc_percent": 7}}))
     assert state.dropped["state_reset"] == 1
     assert len(json.dumps(state.merged)) < const.MAX_STATE_BYTES and state.reading.progress == 7.0
+
+
+def test_a_delta_push_is_not_taken_for_the_full_report_even_with_our_sequence_id() -> None:
+    """Printers number their own pushes; one may carry the id our pushall used. Only a full report
+    (msg 0, or none) answers it, so a refreshed state is never claimed on the strength of a delta."""
+    state = make_state(Clock())
+    state.asked("7")
+    state.feed(encode({"print": {"command": "push_status", "msg": 1, "sequence_id": "7", "mc_percent": 3}}))
+    assert state.full_reports == 0 and state.pending_pushall == "7"
+    state.feed(encode({"print": {"command": "push_status", "msg": 0, "sequence_id": "7", "mc_percent": 4}}))
+    assert state.full_reports == 1 and state.pending_pushall is None
