@@ -11,9 +11,9 @@ from gateway.audit.const import AUDIT_LIST_MAX_LIMIT
 from gateway.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
-    add_config_argument,
     bounded_int,
     config_path,
+    finish_subcommands,
     load_or_exit,
     local_state,
 )
@@ -26,9 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands.add_parser("verify", help="recompute the hash chain; name the first broken entry")
     listing = commands.add_parser("list", help="newest entries first")
     listing.add_argument("--limit", type=bounded_int(1, AUDIT_LIST_MAX_LIMIT), default=20)
-    for sub in commands.choices.values():
-        add_config_argument(sub)
-        sub.set_defaults(func=run)
+    finish_subcommands(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import getpass
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,13 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
         "--config", type=Path, default=None,
         help=f"config file (default: ${CONFIG_PATH_ENV} or {DEFAULT_CONFIG_PATH})",
     )
+
+
+def finish_subcommands(commands: argparse._SubParsersAction, run: Callable[[argparse.Namespace], int]) -> None:
+    """Every subcommand of a command group takes --config and is run by the group's `run`."""
+    for sub in commands.choices.values():
+        add_config_argument(sub)
+        sub.set_defaults(func=run)
 
 
 def config_path(args: argparse.Namespace) -> Path:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from gateway.cli.common import EXIT_OK, EXIT_USAGE, CliError, add_config_argument, config_path, load_or_exit
+from gateway.cli.common import EXIT_OK, EXIT_USAGE, CliError, config_path, finish_subcommands, load_or_exit
 from gateway.telemetry.cursor import CursorError, parse_cursor
 from gateway.telemetry.inspect import export_items, read_stats
 
@@ -18,9 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true", help="one JSON object instead of lines")
     export = commands.add_parser("export", help="items after a cursor as NDJSON on stdout")
     export.add_argument("--after", default=None, help="cursor (default: the acked cursor)")
-    for sub in commands.choices.values():
-        add_config_argument(sub)
-        sub.set_defaults(func=run)
+    finish_subcommands(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:

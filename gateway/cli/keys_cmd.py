@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import time
 
-from gateway.cli.common import EXIT_OK, CliError, add_config_argument, config_path, load_or_exit, local_state
+from gateway.cli.common import EXIT_OK, CliError, config_path, finish_subcommands, load_or_exit, local_state
 from gateway.config.models import GatewayConfig
 
 
@@ -17,9 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands.add_parser("rotate", help="new key signs; old keys verify until their tokens expire")
     revoke = commands.add_parser("revoke", help="revoke a key: every token it signed stops working")
     revoke.add_argument("kid")
-    for sub in commands.choices.values():
-        add_config_argument(sub)
-        sub.set_defaults(func=run)
+    finish_subcommands(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from gateway.cli.common import EXIT_OK, CliError, add_config_argument, config_path, load_or_exit, local_state
+from gateway.cli.common import EXIT_OK, CliError, config_path, finish_subcommands, load_or_exit, local_state
 from gateway.config.models import GatewayConfig
 from gateway.printers.assembly import credential_store
 from gateway.printers.config import PrinterConfig
@@ -24,9 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     pin.add_argument("serial")
     set_code = commands.add_parser("set-code", help="store the LAN access code (read from stdin), encrypted")
     set_code.add_argument("serial")
-    for sub in commands.choices.values():
-        add_config_argument(sub)
-        sub.set_defaults(func=run)
+    finish_subcommands(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:

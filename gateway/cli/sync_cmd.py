@@ -13,7 +13,7 @@ import json
 import time
 from typing import Any
 
-from gateway.cli.common import EXIT_FAILED, EXIT_OK, add_config_argument, config_path, load_or_exit
+from gateway.cli.common import EXIT_FAILED, EXIT_OK, config_path, finish_subcommands, load_or_exit
 from gateway.config.models import GatewayConfig
 from gateway.statedb.connection import state_db
 from gateway.sync.deadletter import DeadLetterStore
@@ -28,9 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="sync_command", required=True)
     status = commands.add_parser("status", help="state, last success, backlog, lag, rate, dead letters")
     status.add_argument("--json", action="store_true", help="one JSON object instead of lines")
-    for sub in commands.choices.values():
-        add_config_argument(sub)
-        sub.set_defaults(func=run)
+    finish_subcommands(commands, run)
 
 
 def run(args: argparse.Namespace) -> int:
