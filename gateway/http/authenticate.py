@@ -11,6 +11,7 @@ import math
 
 from gateway.api.context import ApiContext
 from gateway.auth.errors import AuthError
+from gateway.auth.tokens import TokenClaims
 from gateway.http.errors import ApiError
 from gateway.http.keys import AuditNote, Principal
 
@@ -38,6 +39,14 @@ def check_backoff(context: ApiContext, address: str, note: AuditNote) -> None:
         )
 
 
+def verified_claims(context: ApiContext, token: str) -> TokenClaims:
+    """The claims of a valid, unrevoked token; raises `AuthError` otherwise (nothing counted)."""
+    claims = context.tokens.verify(token)
+    if context.revocations.is_revoked(claims.jti):
+        raise AuthError("revoked")
+    return claims
+
+
 def authenticate(context: ApiContext, address: str, token: str | AuthError, note: AuditNote) -> Principal:
     """Verify `token` (or the error met while reading it) for a client at `address`.
 
@@ -49,9 +58,7 @@ def authenticate(context: ApiContext, address: str, token: str | AuthError, note
     try:
         if isinstance(token, AuthError):
             raise token
-        claims = context.tokens.verify(token)
-        if context.revocations.is_revoked(claims.jti):
-            raise AuthError("revoked")
+        claims = verified_claims(context, token)
     except AuthError as exc:
         context.metrics.auth_failures.labels(exc.reason).inc()
         note.details["reason"] = exc.reason

@@ -24,7 +24,7 @@ from gateway.api.context import ApiContext
 from gateway.audit.model import AuditEvent
 from gateway.auth.errors import AuthError
 from gateway.auth.roles import ROLE_PERMISSIONS
-from gateway.http.authenticate import authenticate
+from gateway.http.authenticate import authenticate, verified_claims
 from gateway.http.errors import ApiError
 from gateway.http.keys import CONTEXT, AuditNote, Principal
 from gateway.http.middlewares.auth import client_address
@@ -193,10 +193,10 @@ async def _receive(ws: web.WebSocketResponse, timeout_s: float | None) -> AuthMe
 
 def _still_valid(context: ApiContext, token: str) -> bool:
     try:
-        claims = context.tokens.verify(token)
+        verified_claims(context, token)
     except AuthError:
         return False
-    return not context.revocations.is_revoked(claims.jti)
+    return True
 
 
 async def _refuse(ws: web.WebSocketResponse, close_code: int, code: str, message: str,
