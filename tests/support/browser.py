@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, async_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +35,13 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A fresh headless Chromium for one test (import this fixture into the test module)."""
+    async with chromium() as b:
+        yield b
 
 
 def screenshot_path(name: str) -> Path:

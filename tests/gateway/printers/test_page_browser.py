@@ -3,26 +3,18 @@ real TLS mosquitto, a technician's pause answered by the printer, a viewer witho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from gateway.factory import Gateway
 from gateway.printers.simulator.broker import Mosquitto
 from tests.gateway.printers.conftest import GatewayFactory, SimulatorFactory, printer_entry
-from tests.support.browser import chromium, screenshot_path
+from tests.support.browser import browser, screenshot_path  # noqa: F401  (fixture)
 from tests.support.gateway import issue
 from tests.support.mosquitto import PRINTER_SERIAL, BrokerCerts
 
 OFFLINE_SERIAL = "01S00C888888888"
 UI_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture

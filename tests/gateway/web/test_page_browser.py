@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from gateway.factory import Gateway
-from tests.support.browser import chromium, screenshot_path
+from tests.support.browser import browser, screenshot_path  # noqa: F401  (fixture)
 from tests.support.gateway import issue
 
 TABLET = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 UI_TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def open_page(browser: Browser, gateway: Gateway, viewport: dict[str, int] = TABLET) -> Page:

@@ -4,12 +4,9 @@ e-stop and its fault, reset with a confirmation; a viewer sees the zones but no 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support.browser import chromium, screenshot_path
+from tests.support.browser import browser, screenshot_path  # noqa: F401  (fixture)
 from tests.support.extruder import SiteFactory, extruder_site  # noqa: F401  (fixture)
 
 TABLET = {"width": 1024, "height": 768}
@@ -17,12 +14,6 @@ PHONE = {"width": 390, "height": 844}
 UI_TIMEOUT_MS = 20_000
 SPEED = 20.0  # the simulated plant runs 20x faster, so a heat-up shows within seconds
 SETPOINT_C = 80.0
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def signed_in(browser: Browser, url: str, token: str, viewport: dict[str, int] = TABLET) -> Page:
