@@ -76,8 +76,8 @@ class FrameDecoder:
     """Splits a byte stream into lines and decodes them.
 
     Feed it chunks of any size; each call returns what the completed lines decoded to, in order.
-    A line longer than the limit yields one ``TOO_LONG`` error as soon as the limit is passed and
-    everything up to the next LF is discarded. ``frames`` and ``errors`` (by kind) count every line.
+    A line longer than the limit (200 bytes with its LF; a CR before the LF is not counted) yields one
+    ``TOO_LONG`` error as soon as the limit is passed and everything up to the next LF is discarded. ``frames`` and ``errors`` (by kind) count every line.
     """
 
     def __init__(self, known_verbs: Iterable[str]) -> None:
@@ -120,7 +120,7 @@ class FrameDecoder:
         append = out.append
         frames = 0
         for line in lines:
-            if len(line) > _MAX_CONTENT_BYTES:
+            if len(line) > _MAX_CONTENT_BYTES and (len(line) > _MAX_CONTENT_BYTES + 1 or line[-1:] != b"\r"):
                 result: DecodeResult = FrameError(FrameErrorKind.TOO_LONG, line[:_MAX_CONTENT_BYTES])
             else:
                 result = parse_line(line, known)
@@ -130,7 +130,7 @@ class FrameDecoder:
                     continue
             self.errors[result.kind] += 1  # type: ignore[union-attr]
             append(result)
-        if len(rest) > _MAX_CONTENT_BYTES:
+        if len(rest) > _MAX_CONTENT_BYTES and (len(rest) > _MAX_CONTENT_BYTES + 1 or rest[-1:] != b"\r"):
             self.errors[FrameErrorKind.TOO_LONG] += 1
             append(FrameError(FrameErrorKind.TOO_LONG, rest[:_MAX_CONTENT_BYTES]))
             rest = b""

@@ -30,6 +30,11 @@ class LinkCounters:
     telemetry: int = 0
     fault_events: int = 0
     boots: int = 0
+    """Controller restarts: ``! BOOT`` frames, and restarts inferred from ``TEL`` uptime going back."""
+    inferred_boots: int = 0
+    """Restarts seen only as ``TEL`` uptime going back (the ``BOOT`` frame was lost on the line)."""
+    board_swaps: int = 0
+    """``HELLO`` replies with another board ``id`` than the board known before."""
     handshakes: int = 0
     """Successful handshakes (first connection and every re-handshake)."""
     reconnects: int = 0

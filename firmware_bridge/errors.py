@@ -44,6 +44,10 @@ class LinkLostError(LinkError):
     """The link was lost while a request was outstanding (or by that request's retries)."""
 
 
+class ControllerReset(LinkError):
+    """The controller restarted (``! BOOT``) while a request was outstanding; it was not resent."""
+
+
 class HandshakeRefused(LinkError):
     """The controller's ``HELLO`` reply is not acceptable (protocol version, zone count)."""
 

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 
 from firmware_bridge.constants import EVENT_QUEUE_MAX_ITEMS
-from firmware_bridge.messages import LinkStateChange
+from firmware_bridge.messages import ControllerReplaced, LinkStateChange
 from firmware_bridge.telemetry import BootEvent, FaultEvent, Telemetry
 
-LinkEvent = Telemetry | FaultEvent | BootEvent | LinkStateChange
+LinkEvent = Telemetry | FaultEvent | BootEvent | ControllerReplaced | LinkStateChange
 """Everything a subscriber receives, in arrival order."""
 
 

@@ -24,26 +24,38 @@ from firmware_bridge.constants import (
     TEL_PERIOD_MIN_MS,
 )
 from firmware_bridge.counters import LinkCounters
-from firmware_bridge.errors import FrameError, LinkDownError, LinkError, LinkLostError, ProtocolViolation, RequestRejected
+from firmware_bridge.errors import (
+    ControllerReset,
+    FrameError,
+    HandshakeRefused,
+    LinkDownError,
+    LinkError,
+    LinkLostError,
+    ProtocolViolation,
+    RequestRejected,
+)
 from firmware_bridge.events import EventSubscription, LinkEvent
 from firmware_bridge.frame import HOST_RX_VERBS, REPLY_VERBS, Frame, encode_frame, make_frame
 from firmware_bridge.link_logic import (
     Backoff,
     GapCounter,
     KeepaliveTimer,
+    LinkWatch,
+    LossLimits,
     RetryAction,
     RetrySchedule,
     SeqCounter,
-    TelemetryWatchdog,
+    uptime_went_back,
     zone_faults,
 )
-from firmware_bridge.messages import HelloInfo, LinkState, LinkStateChange, Reply, parse_hello
-from firmware_bridge.telemetry import Telemetry, parse_boot_event, parse_fault_event, parse_telemetry
+from firmware_bridge.messages import ControllerReplaced, HelloInfo, LinkState, LinkStateChange, Reply, parse_hello
+from firmware_bridge.telemetry import BootEvent, Telemetry, parse_boot_event, parse_fault_event, parse_telemetry
 from firmware_bridge.transport import SerialTransport
 
 TrafficTap = Callable[[str, "Frame | FrameError"], None]
 """Optional observer of every frame: ``("tx"|"rx", frame_or_error)`` (used by the monitor)."""
-
+EventListener = Callable[[LinkEvent], None]
+"""Called synchronously with every event as it happens (before any other frame is handled)."""
 
 
 class SerialLink:
@@ -54,11 +66,17 @@ class SerialLink:
     fault/boot events and state changes are delivered to :meth:`subscribe` iterators; the latest
     telemetry is also in ``telemetry``.
 
+    Loss (spec, "Duties of the host"): no valid ``TEL`` for the loss window (``loss``: 1000 ms or 5
+    telemetry periods, whichever is longer), requests sent for that long with none answered, or one
+    request unanswered after its resends. Until then nothing is declared; the caller holds its outputs.
+
     Heater safety: every handshake starts with all outputs and the motor set to 0; when the link is
-    lost (retries exhausted, 3 telemetry periods without ``TEL``) it writes the same zeroing frames,
-    best effort, before closing the port; ``stop()`` zeroes them and turns telemetry off. While the
-    link is not up :meth:`zone_faults` reports every zone faulted. A ``! BOOT`` triggers a fresh
-    ``HELLO`` on the same port; a vanished port is reopened by path with back-off.
+    lost it writes the same zeroing frames, best effort, before closing the port; ``stop()`` zeroes
+    them and turns telemetry off. While the link is not up :meth:`zone_faults` reports every zone
+    faulted. A ``! BOOT`` (or a ``TEL`` whose uptime went back) ends every outstanding request at once,
+    so no resend reaches the restarted board, and triggers a fresh ``HELLO`` on the same port; a
+    ``HELLO`` reply with another board ``id`` emits :class:`ControllerReplaced`. A vanished port is
+    reopened by path with back-off.
     """
 
     def __init__(
@@ -71,6 +89,7 @@ class SerialLink:
         reply_timeout_ms: int = REPLY_TIMEOUT_MS,
         max_retries: int = MAX_RETRIES,
         backoff: Backoff | None = None,
+        loss: LossLimits | None = None,
         on_traffic: TrafficTap | None = None,
     ) -> None:
         """Raises ``ValueError`` for a zone count or telemetry period the protocol does not allow."""
@@ -96,12 +115,16 @@ class SerialLink:
         self._reply_timeout_s = reply_timeout_ms / 1000
         self._max_retries = max_retries
         self._backoff = backoff or Backoff()
+        self.loss = loss or LossLimits()
         self._on_traffic = on_traffic
+        self._listeners: list[EventListener] = []
+        self._board_id: str | None = None
+        """The board ``id`` of the last accepted ``HELLO`` (kept across sessions to notice a swap)."""
         self._state = LinkState.DISCONNECTED
         self._decoder = FrameDecoder(HOST_RX_VERBS)
         self._seq = SeqCounter()
         self._gaps = GapCounter()
-        self._watchdog = TelemetryWatchdog()
+        self._watch = LinkWatch()
         self._keepalive = KeepaliveTimer()
         self._pending: dict[int, asyncio.Future[Frame]] = {}
         self._subscribers: list[EventSubscription] = []
@@ -124,6 +147,11 @@ class SerialLink:
     def zone_faults(self) -> tuple[bool, ...]:
         """Per configured zone: must the host treat it as faulted (always all while not up)."""
         return zone_faults(self._state, self.telemetry, self.expected_zones)
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener`` synchronously with every event (the control loop latches faults this way,
+        without waiting for a period or a queue)."""
+        self._listeners.append(listener)
 
     def subscribe(self) -> EventSubscription:
         """A new iterator over telemetry, fault/boot events and state changes."""
@@ -195,6 +223,8 @@ class SerialLink:
             self._boot_seen = False
             try:
                 await self._handshake(reopened)
+            except ControllerReset:
+                continue  # the board restarted during the handshake: start it again
             except LinkError as exc:
                 self._declare_lost(f"handshake failed: {exc}")
                 return
@@ -204,14 +234,22 @@ class SerialLink:
     async def _handshake(self, reopened: bool) -> None:
         self._set_state(LinkState.HANDSHAKING, "controller reset" if self._boot_seen else "port open")
         reply = await self._exchange("HELLO", {"proto": PROTO_VERSION})
-        self.hello = parse_hello(reply.fields, self.expected_zones)
-        self._keepalive.configure(self.hello.hb_ms, self._clock())
+        hello = parse_hello(reply.fields, self.expected_zones)
+        problem = self.loss.heartbeat_problem(self.telemetry_period_ms, hello.hb_ms)
+        if problem is not None:
+            raise HandshakeRefused(problem)
+        self.hello = hello
+        if self._board_id is not None and hello.board_id != self._board_id:
+            self.counters.board_swaps += 1
+            self._emit(ControllerReplaced(self._board_id, hello.board_id, self._clock()))
+        self._board_id = hello.board_id
+        self._keepalive.configure(hello.hb_ms, self._clock())
         # Start from a known, safe board: whatever a previous host (or session) left on goes off.
         for verb, fields in self._safe_off_requests():
             await self._exchange(verb, fields)
         await self._exchange("TEL", {"ms": self.telemetry_period_ms})
         self._gaps.restart()
-        self._watchdog.arm(self.telemetry_period_ms, self._clock())
+        self._watch.arm(self.loss.window_ms(self.telemetry_period_ms), self.telemetry_period_ms > 0, self._clock())
         self.counters.handshakes += 1
         if reopened:
             self.counters.reconnects += 1
@@ -223,13 +261,14 @@ class SerialLink:
         """Watch telemetry and keep-alive until the session ends or the controller resets."""
         while not self._session_over and not self._boot_seen:
             now = self._clock()
-            if self._watchdog.expired(now):
-                self._declare_lost("no telemetry for 3 periods")
+            reason = self._watch.expired(now)
+            if reason is not None:
+                self._declare_lost(reason)
                 return
             if self._keepalive.due(now) and (self._ping_task is None or self._ping_task.done()):
                 self._ping_task = asyncio.create_task(self._ping())
             next_ping = self._keepalive.last_tx + self._keepalive.interval_s / 2
-            delay = min(self._watchdog.deadline, next_ping) - now
+            delay = min(self._watch.deadline, next_ping) - now
             delay = min(max(delay, LINK_CHECK_MIN_INTERVAL_MS / 1000), LINK_CHECK_MAX_INTERVAL_MS / 1000)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -274,7 +313,9 @@ class SerialLink:
         return Reply(seq, frame.fields, schedule.attempts)
 
     def _send(self, frame: Frame, data: bytes) -> None:
-        self._keepalive.sent(self._clock())
+        now = self._clock()
+        self._keepalive.sent(now)
+        self._watch.request_sent(now)
         if self._transport is not None and self._transport.write(data):
             self.counters.frames_tx += 1
             if self._on_traffic is not None:
@@ -298,6 +339,7 @@ class SerialLink:
             if item.seq is None:
                 self._on_unsolicited(item, now)
             elif item.verb in REPLY_VERBS:
+                self._watch.replied()
                 future = self._pending.get(item.seq)
                 if future is None or future.done():
                     self.counters.stale_replies += 1
@@ -313,14 +355,25 @@ class SerialLink:
             if frame.verb == "TEL":
                 tel = parse_telemetry(frame, now)
                 self.counters.telemetry += 1
-                self._watchdog.seen(now)
+                last = self.telemetry
+                if self._state is LinkState.UP and last is not None and uptime_went_back(last.up_ms, tel.up_ms):
+                    # The board restarted and its BOOT was lost on the line: the same as a BOOT.
+                    self.counters.boots += 1
+                    self.counters.inferred_boots += 1
+                    self._emit(BootEvent(f"unknown (uptime {last.up_ms} -> {tel.up_ms} ms)", now))
+                    self._on_boot()
+                    return
+                self._watch.telemetry(now)
                 self.counters.gaps += self._gaps.observe(tel.n)
                 if self._state is LinkState.UP:
                     self.telemetry = tel
                 self._emit(tel)
             elif frame.verb == "FAULT":
                 self.counters.fault_events += 1
-                self._emit(parse_fault_event(frame, now))
+                event = parse_fault_event(frame, self.hello.zones if self.hello else None, now)
+                if event.problem is not None:
+                    self.counters.protocol_errors += 1
+                self._emit(event)
             elif frame.verb == "BOOT":
                 event = parse_boot_event(frame, now)
                 self.counters.boots += 1
@@ -332,11 +385,16 @@ class SerialLink:
             self.counters.protocol_errors += 1
 
     def _on_boot(self) -> None:
-        """The controller reset: outputs are 0, telemetry is off; handshake again on this port."""
+        """The controller reset: outputs are 0, telemetry is off; handshake again on this port.
+
+        Every outstanding request ends now: a resend (same SEQ) of an ``OUT`` meant for the old session
+        must never reach the restarted board.
+        """
         self._boot_seen = True
-        self._watchdog.disarm()
+        self._watch.disarm()
         self._gaps.restart()
         self.telemetry = None
+        self._fail_pending(ControllerReset("controller reset"))
         if self._state is LinkState.UP:
             self._set_state(LinkState.HANDSHAKING, "controller reset (BOOT)")
         self._wake.set()
@@ -361,16 +419,19 @@ class SerialLink:
 
     def _end_session(self) -> None:
         self._session_over = True
-        self._watchdog.disarm()
+        self._watch.disarm()
         self.telemetry = None
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(LinkLostError("link lost"))
-                future.exception()  # retrieved here so an abandoned future never logs
+        self._fail_pending(LinkLostError("link lost"))
         if self._ping_task is not None:
             self._ping_task.cancel()
             self._ping_task = None
         self._wake.set()
+
+    def _fail_pending(self, error: LinkError) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved here so an abandoned future never logs
 
     def _close_transport(self) -> None:
         if self._transport is not None:
@@ -387,6 +448,8 @@ class SerialLink:
             self._emit(LinkStateChange(old, new, reason, self._clock()))
 
     def _emit(self, event: LinkEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
         for sub in self._subscribers:
             sub.put(event)
 

@@ -11,13 +11,20 @@ from dataclasses import dataclass, field
 
 from firmware_bridge.constants import (
     HEARTBEAT_HOST_DIVISOR,
+    LINK_LOST_MS_DEFAULT,
+    LINK_LOST_MS_MAX,
+    LINK_LOST_MS_MIN,
+    LINK_LOST_TEL_PERIODS_DEFAULT,
+    LINK_LOST_TEL_PERIODS_MAX,
+    LINK_LOST_TEL_PERIODS_MIN,
     MAX_RETRIES,
     RECONNECT_BACKOFF_MAX_MS,
     RECONNECT_BACKOFF_MIN_MS,
     REPLY_TIMEOUT_MS,
     SEQ_MIN,
     TEL_COUNTER_MODULO,
-    TEL_LOST_PERIODS,
+    UPTIME_WRAP_GRACE_MS,
+    UPTIME_WRAP_MS,
 )
 from firmware_bridge.frame import next_seq
 from firmware_bridge.messages import LinkState
@@ -95,38 +102,98 @@ class GapCounter:
         self.last_n = None
 
 
+@dataclass(frozen=True, slots=True)
+class LossLimits:
+    """When the link counts as lost (spec, "Duties of the host"): no valid ``TEL`` for ``lost_ms`` or
+    ``tel_periods`` telemetry periods, whichever is longer, or requests sent for that long and none
+    answered."""
+
+    lost_ms: int = LINK_LOST_MS_DEFAULT
+    tel_periods: int = LINK_LOST_TEL_PERIODS_DEFAULT
+
+    def __post_init__(self) -> None:
+        if not LINK_LOST_MS_MIN <= self.lost_ms <= LINK_LOST_MS_MAX:
+            raise ValueError(f"lost_ms must be {LINK_LOST_MS_MIN}..{LINK_LOST_MS_MAX}, not {self.lost_ms}")
+        if not LINK_LOST_TEL_PERIODS_MIN <= self.tel_periods <= LINK_LOST_TEL_PERIODS_MAX:
+            raise ValueError(
+                f"tel_periods must be {LINK_LOST_TEL_PERIODS_MIN}..{LINK_LOST_TEL_PERIODS_MAX}, not {self.tel_periods}"
+            )
+
+    def window_ms(self, tel_period_ms: int) -> int:
+        """The loss window for telemetry every ``tel_period_ms`` (0: telemetry off)."""
+        return max(self.lost_ms, self.tel_periods * tel_period_ms)
+
+    def heartbeat_problem(self, tel_period_ms: int, hb_ms: int) -> str | None:
+        """Why these limits do not fit a board whose heartbeat timeout is ``hb_ms`` (``None``: they do).
+
+        The host holds its last outputs for up to the loss window without hearing the board; a window
+        longer than the board's own heartbeat would let the host heat blind for longer than the board
+        itself lets a heater run unattended.
+        """
+        window = self.window_ms(tel_period_ms)
+        if window > hb_ms:
+            return (
+                f"loss window {window} ms (max of {self.lost_ms} ms and {self.tel_periods} x {tel_period_ms} ms "
+                f"telemetry) is longer than the controller's heartbeat timeout hb={hb_ms} ms"
+            )
+        return None
+
+
 @dataclass(slots=True)
-class TelemetryWatchdog:
-    """Link-lost rule: no ``TEL`` for ``TEL_LOST_PERIODS`` telemetry periods."""
+class LinkWatch:
+    """The loss rule at run time: telemetry silence and reply silence against one window.
 
-    period_s: float = 0.0
-    """0 while telemetry is off (then the watchdog never expires)."""
-    last_seen: float = 0.0
-    """When the last ``TEL`` arrived (or when telemetry was enabled)."""
+    A request's first send starts the reply clock unless an earlier request is still unanswered, so a
+    newer request superseding an older one never hides that the board stopped answering. Any reply
+    (``OK`` or ``ERR``, matched or late) stops it: the board heard us.
+    """
 
-    def arm(self, period_ms: int, now: float) -> None:
-        """Telemetry was set to ``period_ms`` at ``now`` (0 disarms)."""
-        self.period_s = period_ms / 1000
-        self.last_seen = now
+    window_s: float = math.inf
+    telemetry_on: bool = False
+    last_tel: float = 0.0
+    """When the last valid ``TEL`` arrived (or when the watch was armed)."""
+    unanswered_since: float | None = None
+    """First send of the oldest request not followed by any reply."""
+
+    def arm(self, window_ms: int, telemetry_on: bool, now: float) -> None:
+        """Start watching at ``now`` (the link just came up)."""
+        self.window_s = window_ms / 1000
+        self.telemetry_on = telemetry_on
+        self.last_tel = now
+        self.unanswered_since = None
 
     def disarm(self) -> None:
         """Stop watching (link not up)."""
-        self.period_s = 0.0
+        self.window_s = math.inf
+        self.unanswered_since = None
 
-    def seen(self, now: float) -> None:
-        """A ``TEL`` frame arrived at ``now``."""
-        self.last_seen = now
+    def telemetry(self, now: float) -> None:
+        """A valid ``TEL`` arrived at ``now``."""
+        self.last_tel = now
+
+    def request_sent(self, now: float) -> None:
+        """A request (first send or resend) left at ``now``."""
+        if self.unanswered_since is None:
+            self.unanswered_since = now
+
+    def replied(self) -> None:
+        """A reply arrived."""
+        self.unanswered_since = None
 
     @property
     def deadline(self) -> float:
-        """When the link counts as lost without a further ``TEL``."""
-        if self.period_s <= 0:
-            return math.inf
-        return self.last_seen + TEL_LOST_PERIODS * self.period_s
+        """When the link counts as lost unless a ``TEL`` or a reply comes first."""
+        tel = self.last_tel + self.window_s if self.telemetry_on else math.inf
+        replies = math.inf if self.unanswered_since is None else self.unanswered_since + self.window_s
+        return min(tel, replies)
 
-    def expired(self, now: float) -> bool:
-        """True once ``TEL_LOST_PERIODS`` periods passed without a ``TEL``."""
-        return now >= self.deadline
+    def expired(self, now: float) -> str | None:
+        """Why the link is lost at ``now`` (``None``: it is not)."""
+        if self.telemetry_on and now >= self.last_tel + self.window_s:
+            return f"no valid telemetry for {now - self.last_tel:.2f} s"
+        if self.unanswered_since is not None and now >= self.unanswered_since + self.window_s:
+            return f"no reply to requests for {now - self.unanswered_since:.2f} s"
+        return None
 
 
 @dataclass(slots=True)
@@ -170,6 +237,15 @@ class Backoff:
     def reset(self) -> None:
         """A connection succeeded: start again from ``min_s``."""
         self._next = 0.0
+
+
+def uptime_went_back(last_up_ms: int, up_ms: int) -> bool:
+    """True when a board's uptime fell from ``last_up_ms`` to ``up_ms``: it restarted.
+
+    A 32-bit millisecond counter wraps after 49.7 days; a fall from within the last minute before the
+    wrap is taken for the wrap, not a restart.
+    """
+    return up_ms < last_up_ms and last_up_ms < UPTIME_WRAP_MS - UPTIME_WRAP_GRACE_MS
 
 
 def zone_faults(state: LinkState, telemetry: Telemetry | None, zones: int) -> tuple[bool, ...]:

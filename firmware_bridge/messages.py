@@ -68,6 +68,16 @@ class LinkStateChange:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ControllerReplaced:
+    """Event: a ``HELLO`` reply carried another board ``id`` than the board this link knew (a swapped
+    board). It knows nothing of what the old one was doing; the host treats it as a reset."""
+
+    old_id: str
+    new_id: str
+    at: float
+
+
 def parse_hello(fields: dict[str, str], expected_zones: int) -> HelloInfo:
     """Validate a ``HELLO`` reply; raise :class:`HandshakeRefused` if the host must not run with it."""
     try:

@@ -67,10 +67,19 @@ class Telemetry:
 
 @dataclass(frozen=True, slots=True)
 class FaultEvent:
-    """``! FAULT code=FAULT zone=N|-``: the controller latched a fault."""
+    """``! FAULT code=FAULT zone=N|-``: the controller says it latched a fault.
 
-    code: Fault
+    The host latches it whatever ``TEL`` says. ``problem`` is set when the event is not understood (an
+    unknown code, a zone the board does not have, a missing or malformed key): a protocol error, which
+    the host latches as a controller fault as well. ``code``/``zone`` are then ``None`` where unusable;
+    ``raw_code``/``raw_zone`` keep what the board sent.
+    """
+
+    code: Fault | None
     zone: int | None
+    raw_code: str = ""
+    raw_zone: str = ""
+    problem: str | None = None
     received_at: float = 0.0
 
 
@@ -141,12 +150,30 @@ def parse_telemetry(frame: Frame, received_at: float = 0.0) -> Telemetry:
         raise ProtocolViolation(f"TEL value: {exc}") from None
 
 
-def parse_fault_event(frame: Frame, received_at: float = 0.0) -> FaultEvent:
-    """Build a :class:`FaultEvent` from a ``! FAULT`` frame."""
+def parse_fault_event(frame: Frame, board_zones: int | None, received_at: float = 0.0) -> FaultEvent:
+    """Build a :class:`FaultEvent` from a ``! FAULT`` frame (never raises: what is not understood is
+    described in ``problem``). ``board_zones``: zones the board reported in ``HELLO`` (``None``: unknown)."""
+    raw_code = frame.fields.get("code", "")
+    raw_zone = frame.fields.get("zone", "")
+    problems: list[str] = []
     try:
-        return FaultEvent(_fault(frame.fields["code"]), parse_zone(frame.fields["zone"]), received_at)
-    except (KeyError, ValueSyntaxError) as exc:
-        raise ProtocolViolation(f"bad FAULT event: {exc}") from None
+        code: Fault | None = Fault(raw_code)
+    except ValueError:
+        code = None
+        problems.append(f"unknown fault code {raw_code!r}" if raw_code else "no fault code")
+    zone: int | None = None
+    if raw_zone != "-":
+        try:
+            zone = parse_zone(raw_zone) if raw_zone else None
+        except ValueSyntaxError:
+            zone = None
+        if zone is None or zone < 0 or (board_zones is not None and zone >= board_zones):
+            problems.append(f"zone {raw_zone!r} the board does not have" if raw_zone else "no zone")
+            zone = None
+    extra = sorted(set(frame.fields) - {"code", "zone"})
+    if extra:
+        problems.append(f"unexpected keys {', '.join(extra)}")
+    return FaultEvent(code, zone, raw_code, raw_zone, "; ".join(problems) or None, received_at)
 
 
 def parse_boot_event(frame: Frame, received_at: float = 0.0) -> BootEvent:

@@ -114,6 +114,9 @@ class ExtruderClient:
                 self._python, "-m", "gateway.control", "--ipc-fd", str(child.fileno()),
                 "--parent-pid", str(os.getpid()), *self._log_args,
                 pass_fds=(child.fileno(),), stdin=asyncio.subprocess.DEVNULL,
+                # Its own session: a terminal's Ctrl-C (SIGINT to the foreground process group) reaches the
+                # gateway only, which stops this process in order; it never exits early to be restarted.
+                start_new_session=True,
             )
         except BaseException:
             parent.close()

@@ -55,8 +55,6 @@ WATCH_MIN_REQUIRED_C: Final = 0.5
 """During a setpoint ramp the required rise shrinks with the ramp; below this it is not judged."""
 WATCH_RAMP_SHARE: Final = 0.5
 """During a ramp a zone must gain at least this share of the setpoint's rise in the window."""
-STALE_PERIODS: Final = 3
-"""Control periods without a fresh temperature after which a zone is ``stale``."""
 
 # --- Relay autotune ---------------------------------------------------------------------------
 AUTOTUNE_HYSTERESIS_C: Final = 0.3

@@ -18,7 +18,7 @@ class FaultCode(enum.StrEnum):
     SENSOR_INVALID = "sensor_invalid"
     """The reading is not a finite number (NaN, inf)."""
     STALE = "stale"
-    """No fresh temperature for ``STALE_PERIODS`` control periods."""
+    """No fresh temperature for the link's loss window (1000 ms or 5 telemetry periods by default)."""
     OVERTEMP = "overtemp"
     """Above the zone's configured maximum."""
     RUNAWAY = "runaway"
@@ -27,7 +27,11 @@ class FaultCode(enum.StrEnum):
     """A heating zone gained less than the watch increase within the watch period."""
     LINK_LOST = "link_lost"
     CONTROLLER_FAULT = "controller_fault"
-    """The controller board reports a fault other than ``none``."""
+    """The controller board reports a fault other than ``none`` (in ``TEL`` or a ``! FAULT`` event), or
+    sent a ``! FAULT`` the host does not understand."""
+    CONTROLLER_RESET = "controller_reset"
+    """The controller board restarted (``! BOOT``) or was swapped for another: it forgot every output,
+    so heating resumes only when a person sets it again after a reset."""
     ESTOP = "estop"
 
 
@@ -49,6 +53,7 @@ SEVERITY: Mapping[FaultCode, Severity] = MappingProxyType(
         FaultCode.RUNAWAY: Severity.SEVERE,
         FaultCode.LINK_LOST: Severity.SEVERE,
         FaultCode.CONTROLLER_FAULT: Severity.SEVERE,
+        FaultCode.CONTROLLER_RESET: Severity.SEVERE,
         FaultCode.ESTOP: Severity.SEVERE,
     }
 )

@@ -6,8 +6,15 @@ on the event loop until just before a deadline, then sleeps precisely to it (see
 heartbeat) is sent by a task; a newer OUT cancels an older one still waiting for its reply, so a
 retried old frame can never re-apply an output after a newer one.
 
+Telemetry: a zone's output is recomputed only when a new ``TEL`` arrived since the last period;
+otherwise the loop holds its last output (a lost frame on a noisy line is not news). The link decides
+when silence means lost (its loss window); a zone is stale exactly then.
+
 Faults: the supervisor latches them; a new fault clears the setpoints it concerns (all of them for a
-severe one) and aborts autotunes, so a reset never turns a heater back on by itself.
+severe one) and aborts autotunes, so a reset never turns a heater back on by itself. What the board
+says on its own is latched the moment it arrives, through the link's listener, not at the next period:
+``! BOOT`` (or a swapped board) latches ``controller_reset`` on every zone and clears every setpoint
+and the motor; ``! FAULT`` latches ``controller_fault`` (also when it is not understood).
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from firmware_bridge.errors import LinkError
+from firmware_bridge.events import LinkEvent
 from firmware_bridge.link import SerialLink
-from firmware_bridge.messages import LinkState
-from firmware_bridge.telemetry import Fault
+from firmware_bridge.messages import ControllerReplaced, LinkState
+from firmware_bridge.telemetry import BootEvent, Fault, FaultEvent, Telemetry
 from gateway.control.autotune import AutotuneStatus, RelayAutotune
 from gateway.control.gpio import GpioPanel
 from gateway.control.io_const import HOLDING_TOLERANCE_C, PRECISE_WAKE_MARGIN_S, TIMING_REFRESH_S
@@ -71,7 +79,7 @@ class ControlLoop:
         for zone, zone_gains in (gains or {}).items():
             if 0 <= zone < self.zones:
                 self.pids[zone].set_gains(zone_gains)
-        self.supervisor = SafetySupervisor([z.safety_rules() for z in settings.zones], settings.period_s)
+        self.supervisor = SafetySupervisor([z.safety_rules() for z in settings.zones], settings.stale_after_s)
         self.verdict: Verdict = self.supervisor.current()
         self.setpoints: list[float | None] = [None] * self.zones
         self.autotunes: list[RelayAutotune | None] = [None] * self.zones
@@ -95,6 +103,8 @@ class ControlLoop:
         self._out_task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[asyncio.Future[None]] = []
+        self._last_tel: Telemetry | None = None
+        link.add_listener(self._on_link_event)
 
     # --- the runner ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -144,9 +154,12 @@ class ControlLoop:
     # --- one period ------------------------------------------------------------------------
     def step(self, now: float) -> None:
         """One control period (synchronous: no awaiting)."""
-        link_up = self.link.state is LinkState.UP
+        state = self.link.state
+        link_up = state is LinkState.UP
         tel = self.link.telemetry if link_up else None
-        if tel is not None:
+        fresh = tel is not None and tel is not self._last_tel
+        if tel is not None and fresh:
+            self._last_tel = tel
             for zone in range(self.zones):
                 self.readings[zone] = tel.temps_c[zone]
                 self.sample_at[zone] = tel.received_at
@@ -156,14 +169,15 @@ class ControlLoop:
                       None if self.autotunes[z] is not None else self.pids[z].effective_setpoint_c)
             for z in range(self.zones)
         ]
+        link_lost = state in (LinkState.LOST, LinkState.DISCONNECTED)
         verdict = self.supervisor.step(
-            SupervisorInput(inputs, link_up, self.controller_fault, self.gpio.estop_pressed), now
+            SupervisorInput(inputs, link_up, self.controller_fault, self.gpio.estop_pressed, link_lost), now
         )
         self.verdict = verdict
         if verdict.new_faults:
             self._faults_latched(verdict.new_faults)
         for zone in range(self.zones):
-            self.outputs[zone] = self._zone_output(zone, verdict.heater_allowed[zone], now)
+            self.outputs[zone] = self._zone_output(zone, verdict.heater_allowed[zone], now, fresh)
         if self.motor_rpm > 0 and not self.motor_may_run(verdict):
             self.command_motor(0.0)
         if link_up:
@@ -177,7 +191,8 @@ class ControlLoop:
             return tune.settings.target_c
         return self.setpoints[zone]
 
-    def _zone_output(self, zone: int, allowed: bool, now: float) -> float:
+    def _zone_output(self, zone: int, allowed: bool, now: float, fresh: bool) -> float:
+        """This period's output of ``zone``; held (last period's) when no new temperature arrived."""
         reading = self.readings[zone]
         temp = reading if isinstance(reading, float) else None
         tune = self.autotunes[zone]
@@ -185,6 +200,8 @@ class ControlLoop:
             if not allowed or temp is None:
                 tune.abort("heater not allowed (fault or no valid reading)")
                 output = 0.0
+            elif not fresh:
+                return self.outputs[zone]
             else:
                 output = tune.step(now, temp)
             if tune.status is not AutotuneStatus.RUNNING:
@@ -193,6 +210,8 @@ class ControlLoop:
         if not allowed or temp is None or self.setpoints[zone] is None:
             self.pids[zone].reset()
             return 0.0
+        if not fresh:
+            return self.outputs[zone]
         return self.pids[zone].update(self.setpoints[zone], temp, now)
 
     def _autotune_finished(self, zone: int, tune: RelayAutotune) -> None:
@@ -248,21 +267,49 @@ class ControlLoop:
     # --- actions that do not wait for the next period --------------------------------------
     def emergency_stop(self, source: str) -> LatchedFault:
         """Latch ``estop``: every heater and the motor off now, the controller told to stop, interlock open."""
+        self._latch_now([(FaultCode.ESTOP, None, f"e-stop: {source}"[:120])])
+        if self.link.state is LinkState.UP:
+            self._side_task("ESTOP", {})
+        return next(f for f in self.supervisor.faults if f.code is FaultCode.ESTOP)
+
+    def _on_link_event(self, event: LinkEvent) -> None:
+        """What the board says on its own, latched as it arrives (called by the link, synchronously)."""
+        if isinstance(event, BootEvent):
+            if self.link.hello is None:
+                return  # a board announcing its start before we ever spoke to it: nothing was running
+            self._controller_reset(f"controller restarted (BOOT fw={event.fw}); set the zones again after a reset")
+        elif isinstance(event, ControllerReplaced):
+            self._controller_reset(f"controller board swapped (id {event.old_id} -> {event.new_id}); "
+                                   "set the zones again after a reset")
+        elif isinstance(event, FaultEvent):
+            if event.problem is None and event.code is not None:
+                where = "the whole board" if event.zone is None else f"zone {event.zone}"
+                detail = f"controller reports {event.code.value} on {where}"
+            else:
+                detail = (f"controller sent a fault event the gateway does not understand "
+                          f"(code={event.raw_code or '?'} zone={event.raw_zone or '?'}: {event.problem})")
+            zone = event.zone if event.zone is not None and event.zone < self.zones else None
+            self._latch_now([(FaultCode.CONTROLLER_FAULT, zone, detail[:200])])
+
+    def _controller_reset(self, detail: str) -> None:
+        log.warning("%s: heaters off, every setpoint cleared", detail)
+        self._latch_now([(FaultCode.CONTROLLER_RESET, zone, detail[:200]) for zone in range(self.zones)])
+
+    def _latch_now(self, faults: list[tuple[FaultCode, int | None, str]]) -> None:
+        """Latch severe ``faults`` between periods: every output and the motor to 0 at once (the board
+        told so when the link is up), setpoints cleared, interlock open."""
         now = self.clock()
-        was_latched = any(f.code is FaultCode.ESTOP for f in self.supervisor.faults)
-        fault = self.supervisor.trip(FaultCode.ESTOP, now, detail=f"e-stop: {source}"[:120])
+        new = [f for code, zone, detail in faults if (f := self.supervisor.trip(code, now, zone, detail)) is not None]
         self.verdict = self.supervisor.current()
-        if not was_latched:
-            self._faults_latched((fault,))
+        if new:
+            self._faults_latched(tuple(new))
         self.outputs = [0.0] * self.zones
         for pid in self.pids:
             pid.reset()
         if self.link.state is LinkState.UP:
             self._send_out()
-            self._side_task("ESTOP", {})
         self.motor_rpm = 0.0
         self._drive_gpio(self.verdict)
-        return fault
 
     def command_motor(self, rpm: float) -> None:
         """Send ``MOTOR`` in the background (used to stop it; starting it is awaited by the command)."""

@@ -106,7 +106,8 @@ class ControlProcess:
                 aio.call_soon_threadsafe(holder[0].emergency_stop, "e-stop input")
 
         gpio = GpioPanel(settings.gpio, make_pin_factory(settings.gpio), on_estop=estop_pressed)
-        link = SerialLink(config.port, len(settings.zones), telemetry_period_ms=settings.link_telemetry_ms)
+        link = SerialLink(config.port, len(settings.zones), telemetry_period_ms=settings.link_telemetry_ms,
+                          loss=settings.loss_limits())
         gains = {zone: PidGains(g.kp, g.ki, g.kd) for zone, g in config.gains.items()}
         control = ControlLoop(
             settings, link, gpio, gains=gains,
@@ -173,6 +174,9 @@ class ControlProcess:
         except Exception as exc:  # a failed command must never take the loop down
             log.exception("command %s failed", cmd.op)
             reply = ReplyMessage(id=cmd.id, ok=False, code="internal", message=f"{type(exc).__name__}: {exc}"[:200])
+        if self._loop is not None:
+            # The state after the command goes first, so a read that follows the reply shows the write.
+            self._send(StateMessage(state=build_state(self._loop, self._loop.clock(), time.time())))
         self._send(reply)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.control.const import STALE_PERIODS
 from gateway.control.faults import SEVERITY, FaultCode, LatchedFault, Severity, ZoneState
 from gateway.control.zone_guard import Reading, ZoneGuard, ZoneInput, ZoneSafetyRules, valid_temp
 
@@ -41,10 +40,14 @@ NO_CONTROLLER_FAULT = "none"
 class SupervisorInput:
     zones: Sequence[ZoneInput]
     link_up: bool
+    """The link is up: readings may be used and heaters may be on."""
     controller_fault: str = NO_CONTROLLER_FAULT
     """The controller's ``fault`` (``firmware_bridge.telemetry.Fault`` value)."""
     estop: bool = False
     """E-stop input active."""
+    link_lost: bool | None = None
+    """The link was declared lost (``link_lost`` latches); ``None``: whenever it is not up. A link that is
+    re-handshaking after a controller reset is neither up nor lost (``controller_reset`` covers it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +81,13 @@ class ResetResult:
 class SafetySupervisor:
     """Latches faults from the per-zone guards and the global inputs; decides what may be on."""
 
-    def __init__(
-        self, rules: Sequence[ZoneSafetyRules], period_s: float, sample_period_s: float | None = None
-    ) -> None:
-        """``period_s``: control period; ``sample_period_s``: telemetry period if longer (a zone is
-        stale after ``STALE_PERIODS`` of the longer of the two, so a 50 Hz loop fed 10 Hz telemetry
-        does not trip)."""
+    def __init__(self, rules: Sequence[ZoneSafetyRules], stale_after_s: float) -> None:
+        """``stale_after_s``: a zone's temperature is stale after this long without a fresh sample (the
+        link's loss window, so a zone goes stale exactly when the link is lost)."""
         if not rules:
             raise ValueError("at least one zone")
-        if not period_s > 0 or (sample_period_s is not None and not sample_period_s > 0):
-            raise ValueError("periods must be > 0")
-        stale_after_s = STALE_PERIODS * max(period_s, sample_period_s or 0.0)
+        if not stale_after_s > 0:
+            raise ValueError("stale_after_s must be > 0")
         self._guards = [ZoneGuard(r, stale_after_s) for r in rules]
         self._latched: dict[tuple[FaultCode, int | None], LatchedFault] = {}
         self._link_was_up = False
@@ -104,11 +103,14 @@ class SafetySupervisor:
     def faults(self) -> tuple[LatchedFault, ...]:
         return tuple(self._latched.values())
 
-    def trip(self, code: FaultCode, now_s: float, zone: int | None = None, detail: str = "") -> LatchedFault:
-        """Latch ``code`` from outside (API e-stop, autotune abort...). Effective in :meth:`current`."""
+    def trip(self, code: FaultCode, now_s: float, zone: int | None = None, detail: str = "") -> LatchedFault | None:
+        """Latch ``code`` from outside (API e-stop, a controller event...). Effective in :meth:`current`.
+
+        Returns the new fault, or ``None`` when the same code was already latched for that zone.
+        """
         if zone is not None and not 0 <= zone < self.zones:
             raise ValueError(f"no zone {zone}")
-        return self._latch(code, zone, now_s, detail) or self._latched[(code, zone)]
+        return self._latch(code, zone, now_s, detail)
 
     def _latch(self, code: FaultCode, zone: int | None, now_s: float, detail: str) -> LatchedFault | None:
         key = (code, zone)
@@ -125,9 +127,10 @@ class SafetySupervisor:
         new: list[LatchedFault | None] = []
         if inp.estop:
             new.append(self._latch(FaultCode.ESTOP, None, now_s, "e-stop input active"))
+        lost = (not inp.link_up) if inp.link_lost is None else inp.link_lost
         if inp.link_up:
             self._link_was_up = True
-        elif self._link_was_up:
+        elif self._link_was_up and lost:
             new.append(self._latch(FaultCode.LINK_LOST, None, now_s, "link to the controller lost"))
         if str(inp.controller_fault) != NO_CONTROLLER_FAULT:
             new.append(
@@ -204,6 +207,8 @@ class SafetySupervisor:
             return "e-stop input still active" if last is not None and last.estop else None
         if fault.code is FaultCode.LINK_LOST:
             return None if last is not None and last.link_up else "link still down"
+        if fault.code is FaultCode.CONTROLLER_RESET:
+            return None if last is not None and last.link_up else "controller not back yet"
         if fault.code is FaultCode.CONTROLLER_FAULT:
             if last is None or str(last.controller_fault) == NO_CONTROLLER_FAULT:
                 return None

@@ -12,6 +12,15 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from firmware_bridge.constants import (
+    LINK_LOST_MS_DEFAULT,
+    LINK_LOST_MS_MAX,
+    LINK_LOST_MS_MIN,
+    LINK_LOST_TEL_PERIODS_DEFAULT,
+    LINK_LOST_TEL_PERIODS_MAX,
+    LINK_LOST_TEL_PERIODS_MIN,
+)
+from firmware_bridge.link_logic import LossLimits
 from gateway.control import const, io_const
 from gateway.control.config import AutotuneConfig, ZoneControlConfig
 
@@ -89,6 +98,17 @@ class ExtruderSection(_Section):
         description="How often zone temperatures, setpoints, outputs, motor speed and pressure go to the "
         "telemetry store, s (never more often than once per loop period).",
     )
+    link_lost_ms: int = Field(
+        LINK_LOST_MS_DEFAULT, ge=LINK_LOST_MS_MIN, le=LINK_LOST_MS_MAX,
+        description="The controller link is lost, and every zone's temperature stale, after this long without "
+        "valid telemetry or with requests sent and none answered (or link_lost_periods telemetry periods, "
+        "whichever is longer), ms. Until then the loop holds its last outputs. The resulting window may not "
+        "exceed the controller's heartbeat timeout (hb): checked at every handshake.",
+    )
+    link_lost_periods: int = Field(
+        LINK_LOST_TEL_PERIODS_DEFAULT, ge=LINK_LOST_TEL_PERIODS_MIN, le=LINK_LOST_TEL_PERIODS_MAX,
+        description="The same limit in telemetry periods; the longer of the two applies.",
+    )
     realtime_priority: int = Field(
         0, ge=0, le=99,
         description="SCHED_FIFO priority of the control process (needs CAP_SYS_NICE); 0 = normal scheduling.",
@@ -105,6 +125,15 @@ class ExtruderSection(_Section):
         """Telemetry period the link asks the controller for: one frame per loop period."""
         ms = round(1000 * self.period_s)
         return min(max(ms, io_const.TEL_PERIOD_MIN_MS), io_const.TEL_PERIOD_MAX_MS)
+
+    def loss_limits(self) -> LossLimits:
+        """When the link counts as lost (handed to the serial link)."""
+        return LossLimits(self.link_lost_ms, self.link_lost_periods)
+
+    @property
+    def stale_after_s(self) -> float:
+        """A zone's temperature is stale after the link's loss window."""
+        return self.loss_limits().window_ms(self.link_telemetry_ms) / 1000
 
     def port_path(self, state_dir: Path) -> str:
         """The serial port the control process opens (the simulator's stable link when simulated)."""

@@ -45,6 +45,7 @@ class SimulatedController:
             self._python, "-m", "gateway.control.guard", str(os.getpid()), "--",
             self._python, "-m", "firmware_bridge.simulator", *self._args,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,  # a terminal's Ctrl-C stops the gateway, which stops this process
         )
         assert proc.stdout is not None
         try:

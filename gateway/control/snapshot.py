@@ -28,9 +28,12 @@ def _fault_view(fault: LatchedFault, now: float) -> FaultView:
                      detail=fault.detail, age_s=round(max(now - fault.at_s, 0.0), 3))
 
 
-def _sensor(reading: Reading) -> tuple[float | None, str]:
+def _sensor(reading: Reading, current: bool) -> tuple[float | None, str]:
+    """(temperature, sensor condition) to show; ``current``: the reading is fresh on a link that is up."""
     if reading is None:
         return None, "none"
+    if not current:
+        return None, "unknown"
     if isinstance(reading, SensorFailure):
         return None, reading.value
     if not math.isfinite(reading):
@@ -43,8 +46,12 @@ def build_state(loop: ControlLoop, now: float, wall: float) -> ExtruderState:
     tel = link.telemetry if link.state is LinkState.UP else None
     verdict = loop.verdict
     zones = []
+    stale_after_s = loop.settings.stale_after_s
     for z in range(loop.zones):
-        temp, sensor = _sensor(loop.readings[z])
+        sample_at = loop.sample_at[z]
+        age = None if sample_at is None else round(max(now - sample_at, 0.0), 3)
+        current = tel is not None and age is not None and age <= stale_after_s
+        temp, sensor = _sensor(loop.readings[z], current)
         fault = verdict.zone_fault(z)
         gains = loop.pids[z].settings.gains
         tune = loop.autotunes[z] or loop.autotunes_finished[z]
@@ -54,7 +61,7 @@ def build_state(loop: ControlLoop, now: float, wall: float) -> ExtruderState:
             tune_view = AutotuneView(status=tune.status.value, target_c=tune.settings.target_c,  # type: ignore[arg-type]
                                      cycles_done=done, cycles_needed=needed, abort_reason=tune.abort_reason)
         zones.append(ZoneView(
-            zone=z, temp_c=temp, sensor=sensor,  # type: ignore[arg-type]
+            zone=z, temp_c=temp, temp_age_s=age, sensor=sensor,  # type: ignore[arg-type]
             setpoint_c=loop.setpoints[z], effective_setpoint_c=loop.pids[z].effective_setpoint_c,
             output=round(loop.outputs[z], _DECIMALS),
             applied_output=None if tel is None else tel.outputs_permille[z] / PERMILLE,

@@ -21,7 +21,7 @@ LightColour = Literal["green", "amber", "red", "off"]
 
 class FaultView(_View):
     code: str = Field(description="sensor_open, sensor_short, sensor_invalid, stale, overtemp, runaway, "
-                                  "heating_failed, link_lost, controller_fault or estop.")
+                                  "heating_failed, link_lost, controller_fault, controller_reset or estop.")
     zone: int | None = Field(description="Zone the fault belongs to; null for a fault of the whole extruder.")
     severity: Literal["zone", "severe"] = Field(description="zone: that heater off; severe: every heater and the motor off.")
     detail: str = Field(description="What was seen, for a person.")
@@ -44,8 +44,17 @@ class AutotuneView(_View):
 
 class ZoneView(_View):
     zone: int
-    temp_c: float | None = Field(description="Last valid reading, degC; null when the sensor failed or none arrived yet.")
-    sensor: Literal["ok", "open", "short", "invalid", "none"] = Field(description="Sensor condition of the last reading.")
+    temp_c: float | None = Field(
+        description="Current temperature, degC; null when the sensor failed, none arrived yet, or the link is not "
+        "up or the reading is stale (then the temperature is unknown: see temp_age_s)."
+    )
+    temp_age_s: float | None = Field(
+        description="Seconds since the controller's last reading of this zone arrived; null when none ever did."
+    )
+    sensor: Literal["ok", "open", "short", "invalid", "none", "unknown"] = Field(
+        description="Sensor condition of the last reading; 'unknown' while the link is not up or the reading is "
+        "stale (a frozen value is never shown as current)."
+    )
     setpoint_c: float | None = Field(description="Target set by the user; null = off.")
     effective_setpoint_c: float | None = Field(description="Setpoint after the ramp limit.")
     output: float = Field(description="Heater output the loop commands, 0..1.")

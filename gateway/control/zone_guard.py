@@ -52,6 +52,15 @@ class ZoneInput:
     """The ramped setpoint the PID regulates to (``ZonePid.effective_setpoint_c``); ``None``: ``setpoint_c``."""
 
 
+def describe_reading(reading: Reading) -> str:
+    """A reading in plain words: ``open``, ``short``, ``nothing``, ``212.5 degC`` or ``nan``."""
+    if reading is None:
+        return "nothing"
+    if isinstance(reading, SensorFailure):
+        return reading.value
+    return f"{reading:g} degC" if valid_temp(reading) is not None else str(reading)
+
+
 def valid_temp(reading: Reading) -> float | None:
     if isinstance(reading, float | int) and not isinstance(reading, bool) and math.isfinite(reading):
         return float(reading)
@@ -89,7 +98,7 @@ class ZoneGuard:
         elif isinstance(reading, str) and reading == SensorFailure.SHORT:
             found.append((FaultCode.SENSOR_SHORT, "sensor reads short"))
         elif reading is not None and valid_temp(reading) is None:
-            found.append((FaultCode.SENSOR_INVALID, f"reading {reading!r} is not a temperature"))
+            found.append((FaultCode.SENSOR_INVALID, f"reading {describe_reading(reading)} is not a temperature"))
         if inp.sample_at_s is not None and not self.fresh(inp, now_s):
             found.append((FaultCode.STALE, f"no fresh sample for {now_s - inp.sample_at_s:.2f} s"))
         temp = valid_temp(reading)
@@ -159,7 +168,7 @@ class ZoneGuard:
         if code is FaultCode.STALE:
             return None if self.fresh(inp, now_s) else "still no fresh temperature"
         if temp is None:
-            return f"sensor still reads {inp.reading!r}"
+            return f"sensor still reads {describe_reading(inp.reading)}"
         if code is FaultCode.OVERTEMP and temp >= self.rules.max_c:
             return f"still {temp:.2f} degC, max {self.rules.max_c:g} degC"
         return None

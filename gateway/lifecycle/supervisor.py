@@ -79,6 +79,7 @@ class Supervisor:
         self._parts: list[Part] = []
         self._health: dict[str, PartHealth] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     def add(self, part: Part) -> None:
         if part.name in self._health:
@@ -95,7 +96,9 @@ class Supervisor:
                 self._tasks[part.name] = asyncio.create_task(self._keep_running(part), name=f"part:{part.name}")
 
     async def stop(self, timeout_s: float) -> None:
-        """Cancel every part, last started first, waiting at most `timeout_s` for each."""
+        """Cancel every part, last started first, waiting at most `timeout_s` for each. From here on a
+        part that ends is not restarted."""
+        self._stopping = True
         for part in reversed(self._parts):
             task = self._tasks.pop(part.name, None)
             if task is None:
@@ -128,6 +131,9 @@ class Supervisor:
             except Exception as exc:  # a part's failure must never reach the event loop
                 error = f"{type(exc).__name__}: {exc}"[:LAST_ERROR_MAX_CHARS]
                 log.error("part %s failed: %s", part.name, error, exc_info=exc)
+            if self._stopping:
+                log.info("part %s ended during shutdown (%s); not restarted", part.name, error)
+                return
             if self._monotonic() - started >= STABLE_RUN_S:
                 failures_in_a_row = 0
             failures_in_a_row += 1

@@ -10,6 +10,7 @@ import pytest
 
 from tests.firmware_bridge.fb_helpers import PYTHON, wait_for
 from firmware_bridge.errors import RequestRejected
+from firmware_bridge.link_logic import LossLimits
 from firmware_bridge.messages import LinkState
 from firmware_bridge.telemetry import Fault, FaultEvent, SensorFailure, Telemetry
 
@@ -48,7 +49,7 @@ async def test_stopped_host_switches_heaters_off_then_heartbeat_latches(
     make_sim: SimFactory, make_link: LinkFactory
 ) -> None:
     sim = await make_sim(hb_ms=500)
-    link = await make_link(sim.port_path, 3)
+    link = await make_link(sim.port_path, 3, loss=LossLimits(lost_ms=500))  # the window must fit hb
     await link.request("OUT", d0=900, d1=900, d2=900)
     await link.request("MOTOR", rpm=20)
     await link.stop()

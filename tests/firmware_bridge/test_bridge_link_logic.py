@@ -1,4 +1,4 @@
-"""Pure link rules: SEQ, retries, gap counting, telemetry watchdog, keep-alive, back-off, zone health."""
+"""Pure link rules: SEQ, retries, gap counting, the loss window, keep-alive, back-off, zone health."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from firmware_bridge.link_logic import (
     Backoff,
     GapCounter,
     KeepaliveTimer,
+    LinkWatch,
+    LossLimits,
     RetryAction,
     RetrySchedule,
     SeqCounter,
-    TelemetryWatchdog,
+    uptime_went_back,
     zone_faults,
 )
 from firmware_bridge.messages import LinkState
@@ -61,16 +63,80 @@ def test_gap_counter_ignores_repeats_and_restarts() -> None:
     assert gaps.observe(0) == 0 and gaps.gaps == 0
 
 
-def test_telemetry_watchdog_expires_after_exactly_three_periods() -> None:
-    dog = TelemetryWatchdog()
-    assert not dog.expired(1e9), "disarmed until telemetry is enabled"
-    dog.arm(100, now=5.0)
-    assert not dog.expired(5.299)
-    dog.seen(5.25)
-    assert not dog.expired(5.549)
-    assert dog.expired(5.55)
-    dog.arm(0, now=6.0)
-    assert not dog.expired(1e9), "telemetry off: never expires"
+def test_loss_window_is_1000_ms_or_5_periods_whichever_is_longer() -> None:
+    limits = LossLimits()
+    assert limits.window_ms(100) == 1000
+    assert limits.window_ms(104) == 1000
+    assert limits.window_ms(250) == 1250
+    assert limits.window_ms(0) == 1000
+    assert LossLimits(lost_ms=600, tel_periods=3).window_ms(150) == 600
+
+
+@pytest.mark.parametrize("kwargs", [{"lost_ms": 399}, {"lost_ms": 60_001}, {"tel_periods": 1}, {"tel_periods": 101}])
+def test_loss_limits_out_of_range_are_refused(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        LossLimits(**kwargs)
+
+
+def test_loss_window_must_fit_the_boards_heartbeat() -> None:
+    limits = LossLimits()
+    assert limits.heartbeat_problem(100, 1000) is None
+    assert limits.heartbeat_problem(200, 1000) is None
+    problem = limits.heartbeat_problem(250, 1000)
+    assert problem is not None and "1250 ms" in problem and "hb=1000 ms" in problem
+    assert limits.heartbeat_problem(100, 800) is not None
+
+
+def test_telemetry_silence_expires_at_the_window_not_at_the_third_frame() -> None:
+    watch = LinkWatch()
+    assert watch.expired(1e9) is None, "disarmed until the link is up"
+    watch.arm(1000, telemetry_on=True, now=5.0)
+    watch.telemetry(5.104)
+    for missing in range(1, 9):  # a 104 ms board losing 8 frames in a row: still not lost
+        assert watch.expired(5.104 + missing * 0.104 + 0.05) is None
+    assert watch.expired(6.103) is None
+    reason = watch.expired(6.104)
+    assert reason is not None and "telemetry" in reason
+    watch.arm(1000, telemetry_on=False, now=10.0)
+    assert watch.expired(1e6) is None, "telemetry off and no request: never lost"
+
+
+def test_unanswered_requests_expire_even_when_newer_ones_supersede_older() -> None:
+    watch = LinkWatch()
+    watch.arm(1000, telemetry_on=True, now=0.0)
+    for period in range(12):  # one OUT per 100 ms period, none answered; TEL keeps flowing
+        now = period * 0.1
+        watch.telemetry(now)
+        watch.request_sent(now)
+        if now < 1.0:
+            assert watch.expired(now) is None
+    reason = watch.expired(1.1)
+    assert reason is not None and "no reply" in reason
+    watch.replied()
+    assert watch.expired(1.1) is None
+    watch.telemetry(1.2)
+    watch.request_sent(1.25)
+    assert watch.deadline == pytest.approx(2.2), "telemetry's deadline comes first"
+    watch.telemetry(1.3)
+    assert watch.deadline == pytest.approx(2.25), "then the unanswered request's"
+
+
+def test_any_reply_restarts_the_reply_clock() -> None:
+    watch = LinkWatch()
+    watch.arm(1000, telemetry_on=True, now=0.0)
+    for period in range(50):  # 4 of 5 replies lost: the board still answers
+        now = period * 0.1
+        watch.telemetry(now)
+        watch.request_sent(now)
+        if period % 5 == 0:
+            watch.replied()
+        assert watch.expired(now) is None
+
+
+def test_uptime_going_back_is_a_restart_unless_it_is_the_32_bit_wrap() -> None:
+    assert uptime_went_back(50_000, 120)
+    assert not uptime_went_back(50_000, 50_100)
+    assert not uptime_went_back(2**32 - 100, 20), "the counter wrapped"
 
 
 def test_keepalive_is_due_well_within_a_quarter_heartbeat() -> None:

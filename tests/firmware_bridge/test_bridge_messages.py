@@ -46,12 +46,29 @@ def test_inconsistent_telemetry_is_a_protocol_violation(change: dict[str, str | 
 
 
 def test_events() -> None:
-    assert parse_fault_event(Frame(None, "FAULT", {"code": "sensor", "zone": "2"})).zone == 2
-    event = parse_fault_event(Frame(None, "FAULT", {"code": "estop", "zone": "-"}))
-    assert (event.code, event.zone) == (Fault.ESTOP, None)
+    event = parse_fault_event(Frame(None, "FAULT", {"code": "sensor", "zone": "2"}), 3)
+    assert (event.code, event.zone, event.problem) == (Fault.SENSOR, 2, None)
+    event = parse_fault_event(Frame(None, "FAULT", {"code": "estop", "zone": "-"}), 3)
+    assert (event.code, event.zone, event.problem) == (Fault.ESTOP, None, None)
     assert parse_boot_event(Frame(None, "BOOT", {"fw": "2.1"})).fw == "2.1"
-    with pytest.raises(ProtocolViolation):
-        parse_fault_event(Frame(None, "FAULT", {"code": "estop"}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"code": "melted", "zone": "0"}, "unknown fault code 'melted'"),
+        ({"code": "overtemp", "zone": "9"}, "zone '9' the board does not have"),
+        ({"code": "overtemp", "zone": "3"}, "zone '3' the board does not have"),
+        ({"code": "overtemp", "zone": "x"}, "zone 'x' the board does not have"),
+        ({"code": "estop"}, "no zone"),
+        ({"zone": "1"}, "no fault code"),
+        ({"code": "sensor", "zone": "1", "temp": "900"}, "unexpected keys temp"),
+    ],
+)
+def test_a_fault_event_not_understood_is_described_never_dropped(fields: dict[str, str], problem: str) -> None:
+    event = parse_fault_event(Frame(None, "FAULT", fields), 3)
+    assert event.problem is not None and problem in event.problem
+    assert event.raw_code == fields.get("code", "") and event.raw_zone == fields.get("zone", "")
 
 
 HELLO = {"proto": "1", "fw": "1.0", "id": "B1", "zones": "3", "tmax": "300", "hb": "1000", "tel": "0"}

@@ -45,7 +45,7 @@ class Audit:
 
 
 def _state(temp: float | None = 100.0, setpoint: float | None = 120.0, loop_alive: bool = True) -> ExtruderState:
-    zone = ZoneView(zone=0, temp_c=temp, sensor="ok" if temp is not None else "open", setpoint_c=setpoint,
+    zone = ZoneView(zone=0, temp_c=temp, temp_age_s=0.1, sensor="ok" if temp is not None else "open", setpoint_c=setpoint,
                     effective_setpoint_c=setpoint, output=0.5, applied_output=0.5, state="heating", fault=None,
                     max_c=280.0, max_setpoint_c=265.0, gains=GainsView(kp=0.1, ki=0.002, kd=0.5))
     timing = TimingView(rate_hz=10, period_ms=100, periods=1, missed_periods=0, overruns=0, jitter_p50_ms=0,

@@ -99,7 +99,10 @@ async def test_sigkill_leaves_heaters_off_within_heartbeat(tmp_path: Path, kill_
         assert sim.snapshot()["applied"][0] > 0, "heater on before the kill"
 
         if kill_control_process_too:
-            os.killpg(gateway.pid, signal.SIGKILL)  # the whole session: gateway and control process
+            # The control process has its own session (a terminal's Ctrl-C reaches the gateway only): kill
+            # it first, so its parent-death signal cannot run its own heaters-off path, then the gateway's.
+            os.kill(control_pid, signal.SIGKILL)
+            os.killpg(gateway.pid, signal.SIGKILL)
         else:
             gateway.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware_bridge.telemetry import Fault, SensorFailure
-from gateway.control.const import STALE_PERIODS
 from gateway.control.safety import (
     SEVERITY,
     FaultCode,
@@ -25,6 +24,9 @@ from gateway.control.safety import (
 )
 
 PERIOD_S = 0.1
+STALE_AFTER_S = 1.0
+"""The link's loss window (1000 ms or 5 telemetry periods)."""
+STALE_PERIODS = round(STALE_AFTER_S / PERIOD_S)
 ZONES = 3
 RULES = ZoneSafetyRules(max_c=280.0)
 
@@ -33,7 +35,7 @@ class Bench:
     """Three zones fed period by period; each zone's reading and setpoint settable."""
 
     def __init__(self) -> None:
-        self.sup = SafetySupervisor([RULES] * ZONES, PERIOD_S)
+        self.sup = SafetySupervisor([RULES] * ZONES, STALE_AFTER_S)
         self.now_s = 0.0
         self.readings: list[Reading] = [25.0] * ZONES
         self.setpoints: list[float | None] = [None] * ZONES
@@ -106,6 +108,7 @@ def test_severity_table_covers_every_fault() -> None:
         FaultCode.RUNAWAY,
         FaultCode.LINK_LOST,
         FaultCode.CONTROLLER_FAULT,
+        FaultCode.CONTROLLER_RESET,
         FaultCode.ESTOP,
     }
 
@@ -151,10 +154,10 @@ def test_sensor_faults_trip_the_zone_in_one_period_and_latch(bench: Bench, readi
     assert v.heater_allowed == (True,) * ZONES and v.interlock_on and v.motor_allowed
 
 
-def test_stale_reading_trips_after_three_periods(bench: Bench) -> None:
+def test_stale_reading_trips_after_the_loss_window(bench: Bench) -> None:
     bench.fresh[2] = False
     v = bench.step(STALE_PERIODS)
-    assert v.faults == (), "exactly STALE_PERIODS without a sample is still fresh"
+    assert v.faults == (), "exactly the loss window without a sample is still fresh"
     v = bench.step()
     assert_zone_fault(v, 2, FaultCode.STALE)
     assert bench.sup.reset(bench.now_s).refused[0][1] == "still no fresh temperature"
@@ -163,13 +166,37 @@ def test_stale_reading_trips_after_three_periods(bench: Bench) -> None:
     assert [f.code for f in bench.sup.reset(bench.now_s).cleared] == [FaultCode.STALE]
 
 
-def test_stale_counts_telemetry_periods_when_they_are_longer_than_the_loop() -> None:
-    sup = SafetySupervisor([RULES], 0.02, sample_period_s=0.1)  # 50 Hz loop, 10 Hz telemetry
+def test_a_few_lost_frames_are_not_stale_only_the_whole_window_is() -> None:
+    sup = SafetySupervisor([RULES], 1.25)  # 250 ms telemetry: 5 periods are longer than 1000 ms
     zone = [ZoneInput(200.0, 0.0, 200.0)]
-    assert sup.step(SupervisorInput(zone, link_up=True), 0.29).faults == ()
-    assert [f.code for f in sup.step(SupervisorInput(zone, link_up=True), 0.31).faults] == [FaultCode.STALE]
+    assert sup.step(SupervisorInput(zone, link_up=True), 0.9).faults == (), "3 of 4 frames lost is not stale"
+    assert sup.step(SupervisorInput(zone, link_up=True), 1.25).faults == ()
+    assert [f.code for f in sup.step(SupervisorInput(zone, link_up=True), 1.26).faults] == [FaultCode.STALE]
     with pytest.raises(ValueError):
-        SafetySupervisor([RULES], 0.02, sample_period_s=0.0)
+        SafetySupervisor([RULES], 0.0)
+
+
+def test_a_link_re_handshaking_after_a_reset_is_not_lost(bench: Bench) -> None:
+    bench.step()
+    zones = [ZoneInput(25.0, bench.now_s, None)] * ZONES
+    v = bench.sup.step(SupervisorInput(zones, link_up=False, link_lost=False), bench.now_s + 0.1)
+    assert v.faults == () and v.heater_allowed == (False,) * ZONES, "not up: heaters off, but not lost"
+    v = bench.sup.step(SupervisorInput(zones, link_up=False, link_lost=True), bench.now_s + 0.2)
+    assert_severe(v, FaultCode.LINK_LOST)
+
+
+def test_controller_reset_stays_until_the_board_is_back(bench: Bench) -> None:
+    for zone in range(ZONES):
+        bench.sup.trip(FaultCode.CONTROLLER_RESET, bench.now_s, zone, "controller restarted")
+    bench.link_up = False
+    v = bench.step()
+    assert_severe(v, FaultCode.CONTROLLER_RESET)
+    assert [f.zone for f in v.faults if f.code is FaultCode.CONTROLLER_RESET] == [0, 1, 2]
+    assert {r for _, r in bench.sup.reset(bench.now_s).refused} == {"controller not back yet", "link still down"}
+    bench.link_up = True
+    bench.step()
+    assert len(bench.sup.reset(bench.now_s).cleared) == ZONES + 1
+    assert bench.step().interlock_on
 
 
 def test_overtemp_turns_everything_off(bench: Bench) -> None:
@@ -351,7 +378,9 @@ def test_trip_from_outside_takes_effect_in_the_current_verdict(bench: Bench) -> 
     fault = bench.sup.trip(FaultCode.ESTOP, bench.now_s, detail="API e-stop")
     assert fault.detail == "API e-stop"
     assert_severe(bench.sup.current(), FaultCode.ESTOP)
-    assert bench.sup.trip(FaultCode.ESTOP, bench.now_s) == fault, "tripping again keeps the first"
+    assert fault is not None
+    assert bench.sup.trip(FaultCode.ESTOP, bench.now_s) is None, "tripping again keeps the first"
+    assert bench.sup.faults == (fault,)
     assert_severe(bench.step(), FaultCode.ESTOP)
     assert bench.sup.reset(bench.now_s).refused == ()
     assert bench.sup.current().interlock_on
@@ -372,11 +401,11 @@ def test_reset_clears_only_what_is_gone_and_reports_the_rest(bench: Bench) -> No
 
 
 def test_wrong_zone_count_is_refused() -> None:
-    sup = SafetySupervisor([RULES], PERIOD_S)
+    sup = SafetySupervisor([RULES], STALE_AFTER_S)
     with pytest.raises(ValueError):
         sup.step(SupervisorInput([], link_up=True), 0.0)
     with pytest.raises(ValueError):
-        SafetySupervisor([], PERIOD_S)
+        SafetySupervisor([], STALE_AFTER_S)
 
 
 _readings = st.one_of(
@@ -396,7 +425,7 @@ _periods = st.tuples(
 
 @given(st.lists(_periods, min_size=1, max_size=40))
 def test_invariants_hold_for_any_input_sequence(periods: list[tuple]) -> None:  # type: ignore[type-arg]
-    sup = SafetySupervisor([RULES] * ZONES, PERIOD_S)
+    sup = SafetySupervisor([RULES] * ZONES, STALE_AFTER_S)
     now = 0.0
     for readings, fresh, setpoints, link_up, controller, estop, do_reset in periods:
         now += PERIOD_S
