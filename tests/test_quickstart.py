@@ -37,7 +37,7 @@ def test_demo_command_serves_healthz_and_prints_a_working_token(tmp_path: Path) 
     env = dict(os.environ, EDGE_GATEWAY_DEMO_PORT=str(port), EDGE_GATEWAY_DEMO_DIR=str(tmp_path / "demo"))
     log_path = tmp_path / "demo.log"
     log = log_path.open("wb")
-    # exec: the shell becomes the command (dev.sh itself execs the gateway), so SIGTERM reaches the
+    # exec: the shell becomes the command (dev.sh itself execs the gateway), so a signal reaches the
     # gateway as it would from a terminal's Ctrl-C or systemd, not a wrapping shell that dies of it.
     process = subprocess.Popen(f"exec {demo_command}", shell=True, cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -63,8 +63,13 @@ def test_demo_command_serves_healthz_and_prints_a_working_token(tmp_path: Path) 
         assert f"Page:  http://127.0.0.1:{port}/" in text
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert b"Sign in" in response.read()  # the technician page
-        os.killpg(process.pid, signal.SIGTERM)
+        # Ctrl-C in the terminal: SIGINT to the whole foreground process group, children included.
+        os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0, log_path.read_text()
+        shutdown = log_path.read_text().split("stop signal received", 1)
+        assert len(shutdown) == 2, log_path.read_text()
+        for word in ("Traceback", "restarts in", "failed:", "ERROR"):
+            assert word not in shutdown[1], f"{word!r} during shutdown:\n{shutdown[1]}"
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -136,7 +136,7 @@ class CommandHandler:
         async with asyncio.timeout(RESET_TEL_WAIT_S + 5 * loop.settings.period_s):
             await loop.next_period()
         result = loop.supervisor.reset(loop.clock())
-        loop.verdict = loop.supervisor.current()
+        loop.apply_verdict()
         data: dict[str, Any] = {
             "cleared": [{"code": f.code.value, "zone": f.zone} for f in result.cleared],
             "refused": [{"code": f.code.value, "zone": f.zone, "reason": reason} for f, reason in result.refused],

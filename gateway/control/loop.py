@@ -253,6 +253,12 @@ class ControlLoop:
         return (state is ZoneState.HOLDING and setpoint is not None and isinstance(reading, float)
                 and abs(reading - setpoint) <= HOLDING_TOLERANCE_C)
 
+    def apply_verdict(self) -> None:
+        """Take the supervisor's verdict now (after a reset) instead of at the next period: the
+        interlock and the light follow at once, so the state published next agrees with it."""
+        self.verdict = self.supervisor.current()
+        self._drive_gpio(self.verdict)
+
     def _drive_gpio(self, verdict: Verdict) -> None:
         self.gpio.set_interlock(verdict.interlock_on and self.alive)
         light: LightColour

@@ -78,6 +78,8 @@ class ZoneGuard:
         self._watch: tuple[float, float, float, float] | None = None
         """(armed at s, temp then, effective setpoint then, target then)."""
         self._below_since_s: float | None = None
+        self._judged_sample_at: float | None = None
+        """The sample the heating watch and runaway rules last judged (they judge each sample once)."""
 
     def rearm(self) -> None:
         """Start the heating watch and runaway timers afresh (after a reset or while disabled)."""
@@ -108,6 +110,9 @@ class ZoneGuard:
             if temp is None or not heater_enabled or inp.setpoint_c is None:
                 self.rearm()
             return found
+        if inp.sample_at_s is not None and inp.sample_at_s == self._judged_sample_at:
+            return found  # no new sample (a frame lost on the line): a frozen value proves nothing
+        self._judged_sample_at = inp.sample_at_s
         fault = self._track(temp, inp.setpoint_c, inp.effective_setpoint_c, now_s)
         return [fault] if fault else []
 

@@ -6,25 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.firmware_bridge.fb_helpers import ALL_VERBS, decode_one, line
+
 from firmware_bridge.codec import FrameDecoder, parse_line
 from firmware_bridge.constants import MAX_LINE_BYTES
 from firmware_bridge.crc import crc16, crc16_hex
 from firmware_bridge.errors import FrameEncodeError, FrameError, FrameErrorKind
 from firmware_bridge.frame import HOST_RX_VERBS, REQUEST_VERBS, Frame, encode_frame, make_frame, next_seq
-
-ALL_VERBS = REQUEST_VERBS | HOST_RX_VERBS
-
-
-def line(body: str) -> bytes:
-    """A correctly checksummed line for ``body``."""
-    return f"{body}*{crc16_hex(body.encode())}\n".encode()
-
-
-def decode_one(data: bytes, verbs: frozenset[str] = ALL_VERBS) -> Frame | FrameError:
-    decoder = FrameDecoder(verbs)
-    results = decoder.feed(data)
-    assert len(results) == 1
-    return results[0]
 
 
 def test_crc_check_value() -> None:

@@ -65,10 +65,12 @@ class SimProcess:
         self.control = control
 
     @classmethod
-    async def start(cls, link: str, control: str, *, zones: int, speed: float, hb_ms: int, tmax_c: float) -> SimProcess:
+    async def start(cls, link: str, control: str, *, zones: int, speed: float, hb_ms: int, tmax_c: float,
+                    args: tuple[str, ...] = ()) -> SimProcess:
+        """``args``: more command-line options (``--tel-drift 4``, ``--fault burst=0.2``, ``--seed 3``...)."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "firmware_bridge.simulator", "--zones", str(zones), "--speed", str(speed),
-            "--hb", str(hb_ms), "--tmax", str(tmax_c), "--link", link, "--control", control,
+            "--hb", str(hb_ms), "--tmax", str(tmax_c), "--link", link, "--control", control, *args,
             stdout=asyncio.subprocess.PIPE,
         )
         assert proc.stdout is not None
@@ -80,6 +82,11 @@ class SimProcess:
         answer = await send_command(self.control, "state")
         assert answer["ok"], answer
         return answer["state"]  # type: ignore[no-any-return]
+
+    async def inject(self, command: str) -> None:
+        """One injection command (``silence=on``, ``reset``, ``fault_event=melted:0``...)."""
+        answer = await send_command(self.control, command)
+        assert answer["ok"], answer
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -140,17 +147,19 @@ SiteFactory = Callable[..., Awaitable[ExtruderSite]]
 
 @pytest.fixture
 async def extruder_site(tmp_path: Path) -> AsyncIterator[SiteFactory]:
-    """``await extruder_site(speed=20, zones=1, hb_ms=1000, tmax_c=300, loop_rate_hz=10, zone={...})``."""
+    """``await extruder_site(speed=20, zones=1, hb_ms=1000, tmax_c=300, loop_rate_hz=10, zone={...})``;
+    ``sim_process=True`` runs the simulator in its own process (``sim_args``: its extra options)."""
     started: list[tuple[Gateway, Simulator | SimProcess, ApiClient]] = []
 
     async def factory(*, speed: float = 20.0, zones: int = 1, hb_ms: int = 1000, tmax_c: float = 300.0,
                       zone: dict[str, Any] | None = None, loop_rate_hz: float = 10.0, sim_process: bool = False,
-                      sections: dict[str, Any] | None = None, **extra: Any) -> ExtruderSite:
+                      sim_args: tuple[str, ...] = (), sections: dict[str, Any] | None = None,
+                      **extra: Any) -> ExtruderSite:
         link = str(tmp_path / f"ttyEXT{len(started)}")
         sim: Simulator | SimProcess
         if sim_process:
             sim = await SimProcess.start(link, str(tmp_path / f"sim{len(started)}.sock"), zones=zones, speed=speed,
-                                         hb_ms=hb_ms, tmax_c=tmax_c)
+                                         hb_ms=hb_ms, tmax_c=tmax_c, args=sim_args)
         else:
             sim = Simulator(SimulatorConfig(
                 controller=ControllerConfig(zones=zones, speed=speed, hb_ms=hb_ms, tmax_c=tmax_c), link_path=link,

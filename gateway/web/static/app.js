@@ -198,6 +198,17 @@
       words[0] + (zone.fault ? `: ${faultText(zone.fault)}` : ""));
   }
 
+  // A temperature is shown only while it is current: a frozen value from a lost link never looks live.
+  function temperatureText(zone) {
+    if (zone.temp_c !== null && zone.temp_c !== undefined) return fmt(zone.temp_c, 1, " \u00B0C");
+    if (zone.sensor === "unknown") {
+      return zone.temp_age_s === null || zone.temp_age_s === undefined ? "unknown"
+        : `unknown (last reading ${fmt(zone.temp_age_s, 0, " s")} ago)`;
+    }
+    if (zone.sensor === "open" || zone.sensor === "short") return `sensor ${zone.sensor}`;
+    return "\u2014";
+  }
+
   function faultText(fault) {
     const code = typeof fault === "string" ? fault : (fault.code || "fault");
     return code.replaceAll("_", " ") + (fault.zone !== undefined && fault.zone !== null ? ` (zone ${fault.zone})` : "");
@@ -218,7 +229,7 @@
     if (key !== lastZonesKey) { body.replaceChildren(...zones.map(zoneRow)); lastZonesKey = key; }
     zones.forEach((zone, index) => {
       const row = body.rows[index];
-      row.cells[1].textContent = fmt(zone.temp_c, 1, " \u00B0C");
+      row.cells[1].textContent = temperatureText(zone);
       row.cells[2].textContent = zone.setpoint_c === null || zone.setpoint_c === undefined ? "off" : fmt(zone.setpoint_c, 1, " \u00B0C");
       row.cells[3].textContent = fmt((zone.output || 0) * 100, 0, " %");
       row.cells[4].replaceChildren(zoneState(zone));

@@ -443,3 +443,24 @@ def test_invariants_hold_for_any_input_sequence(periods: list[tuple]) -> None:  
         if do_reset:
             result = sup.reset(now)
             assert len(result.cleared) + len(result.refused) == len(v.faults)
+
+
+def test_a_frozen_reading_between_lost_frames_is_not_judged_as_a_failed_heat_up() -> None:
+    """A heating zone whose frames are lost for most of the loss window: the heating watch judges
+    samples, not periods, so the repeated last value is not "no rise"."""
+    rules = ZoneSafetyRules(max_c=280.0, watch_period_s=0.5, watch_increase_c=2.0)
+    sup = SafetySupervisor([rules], STALE_AFTER_S)
+    temp, now = 25.0, 0.0
+    for _ in range(20):  # heating 10 degC/s, a sample every period
+        now += PERIOD_S
+        temp += 1.0
+        v = sup.step(SupervisorInput([ZoneInput(temp, now, 200.0)], link_up=True), now)
+    assert v.faults == () and v.zone_states == (ZoneState.HEATING,)
+    sample_at = now
+    for _ in range(9):  # 0.9 s without a new sample: longer than the watch period, shorter than the window
+        now += PERIOD_S
+        v = sup.step(SupervisorInput([ZoneInput(temp, sample_at, 200.0)], link_up=True), now)
+    assert v.faults == (), [f.detail for f in v.faults]
+    now += PERIOD_S
+    v = sup.step(SupervisorInput([ZoneInput(temp + 9.0, now, 200.0)], link_up=True), now)
+    assert v.faults == (), "the next sample shows the rise"
