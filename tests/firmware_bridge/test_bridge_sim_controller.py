@@ -199,3 +199,52 @@ def test_failed_sensor_is_reported_as_marker() -> None:
     b.plant.set_sensor(0, SensorCondition.SHORT)
     tel = [parse_telemetry(f) for f in b.run(0.2) if f.verb == "TEL"]
     assert tel[-1].temps_c[0] is SensorFailure.SHORT
+
+
+def run_timed(b: Board, seconds: float, step: float = 0.001) -> list[tuple[float, Frame]]:
+    """Like ``Board.run`` but keeps the (fake) time of each TEL."""
+    out: list[tuple[float, Frame]] = []
+    end = b.now + seconds
+    while b.now < end - 1e-9:
+        b.now += step
+        out += [(b.now, f) for f in b.c.tick(b.now) if f.verb == "TEL"]
+    return out
+
+
+def test_drifting_clock_stretches_the_tel_period_and_jitter_does_not_accumulate() -> None:
+    b = Board(hb_ms=60_000)
+    b.c.tel_clock.set_drift(4.0, b.now)
+    b.req("TEL", ms="100")
+    tel = run_timed(b, 20.05)
+    times = [t for t, _ in tel]
+    intervals = [(y - x) * 1000 for x, y in zip(times, times[1:])]
+    assert len(tel) == 192 and all(103.0 <= i <= 105.0 for i in intervals), "100 ms on a clock 4 % slow"
+    ups = [parse_telemetry(f).up_ms for _, f in tel]
+    assert {y - x for x, y in zip(ups, ups[1:])} <= {99, 100, 101}, "the board's own uptime counts 100 ms"
+
+    b.c.tel_clock.set_jitter(10.0)
+    tel = run_timed(b, 20.8)
+    times = [t for t, _ in tel]
+    intervals = [(y - x) * 1000 for x, y in zip(times, times[1:])]
+    assert all(104 - 20 - 1.01 <= i <= 104 + 20 + 1.01 for i in intervals), "each frame within 10 ms of its slot"
+    assert max(intervals) - min(intervals) > 30, "and it does move"
+    assert sum(intervals) / len(intervals) == pytest.approx(104.0, abs=0.15), "no drift from jitter"
+    ns = [parse_telemetry(f).n for _, f in tel]
+    assert ns == list(range(ns[0], ns[0] + len(ns)))
+    stats = b.c.tel_clock.stats.summary()
+    assert stats["count"] == len(intervals) and stats["mean"] == pytest.approx(104.0, abs=0.15)
+
+
+def test_the_heartbeat_and_uptime_run_on_the_board_clock() -> None:
+    b = Board(hb_ms=1000)
+    b.c.tel_clock.set_drift(10.0, b.now)
+    b.req("OUT", d0="700")
+    b.run(1.05)
+    assert b.c.applied == [700, 0, 0], "1.05 real s is only 955 board ms"
+    b.run(0.06)
+    assert b.c.fault is Fault.HOST_TIMEOUT
+    assert 940 <= int(b.req("PING").fields["up"]) <= 1020, "up counts board ms"
+    b.c.tel_clock.set_drift(0.0, b.now)
+    up = int(b.req("PING").fields["up"])
+    b.run(1.0)
+    assert int(b.req("PING").fields["up"]) - up == pytest.approx(1000, abs=6), "back on time, no jump"

@@ -10,6 +10,7 @@ from firmware_bridge.codec import FrameDecoder
 from firmware_bridge.errors import FrameError, FrameErrorKind
 from firmware_bridge.frame import HOST_RX_VERBS, Frame, encode_frame
 from firmware_bridge.simulator.faults import FaultKind, FaultSyntaxError, LinkFaults, corrupt_line, parse_fault
+from firmware_bridge.simulator.line import BurstModel, Damage, damage_line, expected_burst_frames
 from firmware_bridge.simulator.plant import ExtruderPlant, HeaterCondition, SensorCondition, ZoneParams
 
 
@@ -103,3 +104,94 @@ def test_link_faults_rates() -> None:
     faults.clear()
     faults.silent = True
     assert faults.outgoing(line) is None and faults.silenced_tx == 1
+
+
+def test_real_world_command_language() -> None:
+    assert parse_fault("tel_jitter=15").ms == 15
+    assert parse_fault("tel_drift=-4.5").pct == -4.5
+    burst = parse_fault("burst=0.2")
+    assert (burst.rate, burst.burst_mean, burst.burst_max) == (0.2, 3.0, 8)
+    burst = parse_fault("burst=0.5:4.5:12")
+    assert (burst.rate, burst.burst_mean, burst.burst_max) == (0.5, 4.5, 12)
+    assert parse_fault("reply_loss=1").rate == 1.0
+    assert parse_fault("reboot=200").ms == 200 and parse_fault("hello_delay=0").ms == 0
+    event = parse_fault("fault_event=melted:9")
+    assert (event.code, event.event_zone, event.zone) == ("melted", "9", None), "any zone, never range-checked"
+    assert parse_fault("fault_event=internal:-").event_zone == "-"
+    assert parse_fault("swap=NEW1").board_id == "NEW1"
+    for bad in ("tel_jitter=-1", "tel_jitter=1.5", "tel_drift=20.5", "tel_drift=-21", "tel_drift=nan",
+                "burst=1.5", "burst=0.2:0.5", "burst=0.2:9", "burst=0.2:2:0", "burst=0.1:2:3:4", "burst",
+                "reply_loss=-0.1", "reboot", "reboot=-5", "hello_delay=x", "fault_event=overtemp",
+                "fault_event=over*temp:1", "fault_event=:1", "swap=", "swap=a=b", "swap=" + "x" * 33):
+        with pytest.raises(FaultSyntaxError):
+            parse_fault(bad)
+
+
+def corrupted_runs(model: BurstModel, frames: int) -> tuple[float, list[int]]:
+    flags = [model.next_corrupted() for _ in range(frames)]
+    lengths, current = [], 0
+    for flag in [*flags, False]:
+        if flag:
+            current += 1
+        elif current:
+            lengths.append(current)
+            current = 0
+    return sum(flags) / frames, lengths
+
+
+@pytest.mark.parametrize(("rate", "mean", "max_frames"), [(0.2, 3.0, 8), (0.05, 1.0, 1), (0.5, 5.0, 10)])
+def test_bursts_hit_the_long_run_share_in_capped_runs(rate: float, mean: float, max_frames: int) -> None:
+    model = BurstModel(random.Random(11))
+    model.configure(rate, mean, max_frames)
+    share, lengths = corrupted_runs(model, 200_000)
+    assert share == pytest.approx(rate, abs=0.01)
+    assert max(lengths) == max_frames, "capped, and the cap is reached"
+    assert sum(lengths) / len(lengths) == pytest.approx(expected_burst_frames(mean, max_frames), rel=0.03)
+
+
+def test_burst_rates_beyond_gapped_bursts_and_the_extremes() -> None:
+    model = BurstModel(random.Random(12))
+    model.configure(0.9, 3.0, 8)
+    assert corrupted_runs(model, 100_000)[0] == pytest.approx(0.9, abs=0.01), "bursts then touch"
+    model.configure(1.0, 3.0, 8)
+    assert corrupted_runs(model, 1000)[0] == 1.0
+    model.configure(0.0, 3.0, 8)
+    assert corrupted_runs(model, 1000)[0] == 0.0
+
+
+def test_damaged_lines_never_decode_and_vary_like_a_noisy_line() -> None:
+    rng = random.Random(13)
+    lines = [
+        encode_frame(Frame(None, "TEL", {"n": "5", "up": "1234", "t0": "231.50", "d0": "400", "fault": "none"})),
+        encode_frame(Frame(17, "OK", {})),
+        encode_frame(Frame(None, "BOOT", {"fw": "1.0.0-sim"})),
+    ]
+    seen: dict[Damage, int] = dict.fromkeys(Damage, 0)
+    for i in range(3000):
+        line = lines[i % len(lines)]
+        damaged, kind = damage_line(line, rng)
+        seen[kind] += 1
+        assert damaged != line
+        if kind is Damage.LOST_LF:
+            assert damaged == line[:-1], "the LF alone is lost"
+            results = FrameDecoder(HOST_RX_VERBS).feed(damaged + lines[(i + 1) % len(lines)])
+            assert len(results) == 1 and isinstance(results[0], FrameError), "it runs into the next line"
+        else:
+            assert damaged.endswith(b"\n") and damaged.count(b"\n") == 1, "one line, still one line"
+            results = FrameDecoder(HOST_RX_VERBS).feed(damaged)
+            assert len(results) == 1 and isinstance(results[0], FrameError), (kind, damaged)
+    assert all(count > 100 for count in seen.values()), seen
+
+
+def test_reply_loss_spares_telemetry_and_events() -> None:
+    faults = LinkFaults(random.Random(6))
+    faults.reply_loss_rate = 0.5
+    reply = encode_frame(Frame(3, "OK", {}))
+    tel = encode_frame(Frame(None, "TEL", {"n": "1"}))
+    replies = [faults.outgoing(reply) for _ in range(1000)]
+    assert 400 < replies.count(None) < 600 and faults.replies_lost == replies.count(None)
+    assert all(faults.outgoing(tel) == tel for _ in range(1000))
+    faults.reply_loss_rate = 1.0
+    assert faults.outgoing(reply) is None
+    faults.clear()
+    assert faults.outgoing(reply) == reply

@@ -147,6 +147,10 @@ async def test_fault_turns_heater_off_latches_and_clears_only_by_reset(extruder_
         refused = await site.call("POST", "/api/v1/extruder/reset", "technician")
         assert refused.status == 409, refused.body
         assert refused.json()["error"]["code"] == "fault_active"
+        message = refused.json()["error"]["message"]
+        assert "<" not in message and "SensorFailure" not in message, f"plain words: {message}"
+        if case.code in ("sensor_open", "sensor_short"):
+            assert f"sensor still reads {case.code.removeprefix('sensor_')}" in message, message
         assert case.code in _codes(await site.state())
 
     await case.heal(site)
