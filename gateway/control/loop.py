@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from firmware_bridge.errors import LinkError
 from firmware_bridge.events import LinkEvent
 from firmware_bridge.link import SerialLink
-from firmware_bridge.messages import ControllerReplaced, LinkState
+from firmware_bridge.messages import ControllerReplaced, LinkState, LinkStateChange
 from firmware_bridge.telemetry import BootEvent, Fault, FaultEvent, Telemetry
 from gateway.control.autotune import AutotuneStatus, RelayAutotune
 from gateway.control.gpio import GpioPanel
@@ -287,6 +287,8 @@ class ControlLoop:
         elif isinstance(event, ControllerReplaced):
             self._controller_reset(f"controller board swapped (id {event.old_id} -> {event.new_id}); "
                                    "set the zones again after a reset")
+        elif isinstance(event, LinkStateChange) and event.new is LinkState.LOST:
+            self._latch_now([(FaultCode.LINK_LOST, None, f"link to the controller lost: {event.reason}"[:200])])
         elif isinstance(event, FaultEvent):
             if event.problem is None and event.code is not None:
                 where = "the whole board" if event.zone is None else f"zone {event.zone}"
@@ -298,7 +300,6 @@ class ControlLoop:
             self._latch_now([(FaultCode.CONTROLLER_FAULT, zone, detail[:200])])
 
     def _controller_reset(self, detail: str) -> None:
-        log.warning("%s: heaters off, every setpoint cleared", detail)
         self._latch_now([(FaultCode.CONTROLLER_RESET, zone, detail[:200]) for zone in range(self.zones)])
 
     def _latch_now(self, faults: list[tuple[FaultCode, int | None, str]]) -> None:
