@@ -32,10 +32,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fault", action="append", default=[], metavar="SPEC",
         help="inject at start (repeatable), e.g. sensor=0:open, heater=1:dead, heater=1:stuck, crc=0.2, "
-        "drop=0.1, silence=on, slow=150, unplug=2000; at run time send the same commands with "
+        "drop=0.1, silence=on, slow=150, unplug=2000; a real board on a real line: tel_jitter=MS, "
+        "tel_drift=PCT (-20..20), burst=RATE[:MEAN[:MAX]] (damaged frames in bursts, default 3:8), "
+        "reply_loss=RATE, reboot=MS (spontaneous reboot MS from now), hello_delay=MS, "
+        "fault_event=CODE:ZONE (an event TEL does not confirm), swap=ID (another board boots in its place); "
+        "clear removes them all. At run time send the same commands with "
         "python -m firmware_bridge.simulator.control SOCKET COMMAND",
     )
+    p.add_argument(
+        "--tel-jitter", type=int, metavar="MS",
+        help="shorthand for --fault tel_jitter=MS: each TEL at its nominal time + uniform [-MS, +MS]",
+    )
+    p.add_argument(
+        "--tel-drift", type=float, metavar="PCT",
+        help="shorthand for --fault tel_drift=PCT: the board's clock is PCT per cent slow (negative: fast)",
+    )
     return p
+
+
+def start_faults(args: argparse.Namespace) -> list[str]:
+    """Every injection command given on the command line, shorthands included, in a stable order."""
+    specs: list[str] = []
+    if args.tel_drift is not None:
+        specs.append(f"tel_drift={args.tel_drift!r}")
+    if args.tel_jitter is not None:
+        specs.append(f"tel_jitter={args.tel_jitter}")
+    return specs + list(args.fault)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -54,7 +76,7 @@ async def run(args: argparse.Namespace) -> int:
         print("; ".join(problems), file=sys.stderr)
         return 2
     try:
-        faults = [parse_fault(spec) for spec in args.fault]
+        faults = [parse_fault(spec) for spec in start_faults(args)]
     except FaultSyntaxError as exc:
         print(f"--fault: {exc}", file=sys.stderr)
         return 2

@@ -2,11 +2,13 @@
 
 It owns outputs, fault latching, the heartbeat, sensor sampling and telemetry; request parsing
 is in :mod:`firmware_bridge.simulator.requests`. The plant keeps running across a reset (physics
-does not reboot), the controller state does not.
+does not reboot), the controller state does not; neither does the board's crystal
+(:mod:`firmware_bridge.simulator.board_clock`), which times ``up``, telemetry and the heartbeat.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from firmware_bridge.constants import (
@@ -23,6 +25,7 @@ from firmware_bridge.constants import (
 )
 from firmware_bridge.errors import FrameEncodeError
 from firmware_bridge.frame import Frame, encode_frame
+from firmware_bridge.simulator.board_clock import BoardClock, TelemetryClock
 from firmware_bridge.simulator.plant import ExtruderPlant
 from firmware_bridge.telemetry import Fault, SensorFailure, Temperature, format_temperature
 from firmware_bridge.values import format_value
@@ -58,11 +61,18 @@ class ControllerCounters:
 class Controller:
     """The board's firmware logic."""
 
-    def __init__(self, config: ControllerConfig, plant: ExtruderPlant, now: float) -> None:
+    def __init__(
+        self, config: ControllerConfig, plant: ExtruderPlant, now: float, tel_rng: random.Random | None = None
+    ) -> None:
         self.config = config
+        """What the board is built with (``swap`` replaces it with another board's)."""
         self.plant = plant
         self.counters = ControllerCounters()
         self._last_tick = now
+        self.clock = BoardClock(now)
+        """The board's crystal (drift survives a reset)."""
+        self.tel_clock = TelemetryClock(self.clock, tel_rng or random.Random(0))
+        """Telemetry schedule on that crystal, with jitter."""
         self._reset(now)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -75,7 +85,8 @@ class Controller:
     def _reset(self, now: float) -> None:
         """The power-on state (before any ``! BOOT`` is announced)."""
         zones = self.config.zones
-        self.boot_time = now
+        self.boot_time = self.clock.board_time(now)
+        """Board time of the last boot (s)."""
         self.commanded: list[int] = [0] * zones
         """Outputs the host asked for (per mille)."""
         self.motor_rpm = 0.0
@@ -85,17 +96,19 @@ class Controller:
         """When each latched fault was latched."""
         self.tel_ms = 0
         self.tel_n = 0
-        self._next_tel = now
+        self.tel_clock.start(0, now)
         self.last_rx: float | None = None
         """When the last valid host frame arrived (``None``: heartbeat not armed since boot)."""
+        self._last_rx_board = 0.0
+        """The same on the board's clock (s)."""
         self.readings: list[Temperature] = [self.plant.read_sensor(i) for i in range(zones)]
         self._bad_samples = [0] * zones
         self._next_sample = now
         self._apply()
 
     def uptime_ms(self, now: float) -> int:
-        """Milliseconds since the last boot."""
-        return int((now - self.boot_time) * 1000) % SIM_UPTIME_WRAP_MS
+        """Milliseconds since the last boot, on the board's clock."""
+        return int((self.clock.board_time(now) - self.boot_time) * 1000) % SIM_UPTIME_WRAP_MS
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -128,7 +141,7 @@ class Controller:
     def set_telemetry(self, period_ms: int, now: float) -> None:
         """Telemetry period changed (0 = off); the first frame follows one period later."""
         self.tel_ms = period_ms
-        self._next_tel = now + period_ms / 1000
+        self.tel_clock.start(period_ms, now)
 
     def latch(self, fault: Fault, zone: int | None, now: float) -> list[Frame]:
         """Latch ``fault``: all heaters and the motor off. Returns the ``! FAULT`` event if new."""
@@ -168,6 +181,7 @@ class Controller:
         """A valid frame arrived from the host: feed (and arm) the heartbeat."""
         self.counters.frames_rx += 1
         self.last_rx = now
+        self._last_rx_board = self.clock.board_time(now)
 
     # --- time ------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Frame]:
@@ -182,13 +196,15 @@ class Controller:
             if self._next_sample <= now:
                 self._next_sample = now + sample_s
         hb_s = self.config.hb_ms / 1000
-        if self.last_rx is not None and now - self.last_rx >= hb_s and Fault.HOST_TIMEOUT not in self.faults:
+        if (
+            self.last_rx is not None
+            and self.clock.board_time(now) - self._last_rx_board >= hb_s
+            and Fault.HOST_TIMEOUT not in self.faults
+        ):
             out += self.latch(Fault.HOST_TIMEOUT, None, now)
-        if self.tel_ms > 0 and now >= self._next_tel:
+        if self.tel_ms > 0 and self.tel_clock.due(now):
             out.append(self.telemetry_frame(now))
-            self._next_tel += self.tel_ms / 1000
-            if self._next_tel <= now:
-                self._next_tel = now + self.tel_ms / 1000
+            self.tel_clock.generated(now)
         return out
 
     def _sample(self, now: float) -> list[Frame]:

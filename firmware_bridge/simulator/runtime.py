@@ -1,6 +1,8 @@
 """The simulator as an asyncio component: controller + plant + faults behind a pty.
 
 Usable in-process (tests create one on their loop) or through ``python -m firmware_bridge.simulator``.
+Every boot of the board goes through :meth:`Simulator.boot`, which also drops the replies the board
+had not sent yet (they were in its RAM) and records the boot in the ``boots`` evidence.
 """
 
 from __future__ import annotations
@@ -18,10 +20,21 @@ from firmware_bridge.constants import SIM_TICK_MS
 from firmware_bridge.errors import FrameError
 from firmware_bridge.frame import REQUEST_VERBS, Frame, encode_frame
 from firmware_bridge.simulator.controller import Controller, ControllerConfig
-from firmware_bridge.simulator.faults import FaultCommand, FaultKind, LinkFaults, parse_fault
-from firmware_bridge.simulator.plant import ExtruderPlant, HeaterCondition, SensorCondition, ZoneParams
+from firmware_bridge.simulator.evidence import BootLog, BootReason
+from firmware_bridge.simulator.faults import FaultCommand, parse_fault
+from firmware_bridge.simulator.inject import apply_fault
+from firmware_bridge.simulator.line import LinkFaults
+from firmware_bridge.simulator.plant import ExtruderPlant, ZoneParams
 from firmware_bridge.simulator.pty_shell import PtyPort
 from firmware_bridge.simulator.requests import handle_request
+from firmware_bridge.simulator.sim_constants import (
+    SEED_OFFSET_BURST,
+    SEED_OFFSET_DAMAGE,
+    SEED_OFFSET_LINK,
+    SEED_OFFSET_TEL_CLOCK,
+)
+
+MS_PER_S = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +55,31 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or SimulatorConfig()
         self._clock = clock
-        self.plant = ExtruderPlant(
-            self.config.controller.zones, random.Random(self.config.seed), self.config.zone_params
+        seed = self.config.seed
+        self.started_at = clock()
+        """Monotonic time (s) the simulator was created: ``at_ms`` of the evidence counts from it."""
+        self.plant = ExtruderPlant(self.config.controller.zones, random.Random(seed), self.config.zone_params)
+        self.controller = Controller(
+            self.config.controller, self.plant, self.started_at, random.Random(seed + SEED_OFFSET_TEL_CLOCK)
         )
-        self.controller = Controller(self.config.controller, self.plant, clock())
-        self.link_faults = LinkFaults(random.Random(self.config.seed + 1))
+        self.link_faults = LinkFaults(
+            random.Random(seed + SEED_OFFSET_LINK),
+            random.Random(seed + SEED_OFFSET_BURST),
+            random.Random(seed + SEED_OFFSET_DAMAGE),
+        )
         self.decoder = FrameDecoder(REQUEST_VERBS)
+        self.boot_log = BootLog(self.started_at)
         self.frames_tx = 0
+        self.fault_events_injected = 0
+        self.fault_events_sent = 0
         self._port: PtyPort | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._replug_timer: asyncio.TimerHandle | None = None
+        self._reboot_timer: asyncio.TimerHandle | None = None
+        self._reboot_at: float | None = None
+        """When the pending spontaneous reboot happens (monotonic s)."""
+        self._delayed: set[asyncio.TimerHandle] = set()
+        """Replies waiting for their delay (``slow``, ``hello_delay``); a boot drops them."""
         self.replugged = asyncio.Event()
         """Set each time :meth:`replug` made a new pty (for callers that follow the path)."""
 
@@ -71,13 +99,15 @@ class Simulator:
         loop = asyncio.get_running_loop()
         self._port = PtyPort(loop, self._on_data, self.config.link_path)
         path = self._port.plug()
-        self._send_all(self.controller.boot(self._clock()))
+        self.boot(BootReason.START)
         self._tick_task = asyncio.create_task(self._ticker(), name="simulator-tick")
         return path
 
     async def stop(self) -> None:
         """Stop ticking and remove the pty (and link)."""
         self._cancel_replug()
+        self.cancel_reboot()
+        self._drop_delayed()
         if self._tick_task is not None:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -96,43 +126,44 @@ class Simulator:
     # --- fault injection -------------------------------------------------------------------
     def inject(self, command: str | FaultCommand) -> None:
         """Apply one injection command (see :mod:`firmware_bridge.simulator.faults`)."""
-        cmd = parse_fault(command) if isinstance(command, str) else command
-        lf = self.link_faults
-        if cmd.kind is FaultKind.SENSOR:
-            self._check_zone(cmd.zone)
-            assert isinstance(cmd.condition, SensorCondition) and cmd.zone is not None
-            self.plant.set_sensor(cmd.zone, cmd.condition)
-        elif cmd.kind is FaultKind.HEATER:
-            self._check_zone(cmd.zone)
-            assert isinstance(cmd.condition, HeaterCondition) and cmd.zone is not None
-            self.plant.set_heater(cmd.zone, cmd.condition)
-        elif cmd.kind is FaultKind.CRC:
-            lf.crc_tx_rate = cmd.rate or 0.0
-        elif cmd.kind is FaultKind.CRC_RX:
-            lf.crc_rx_rate = cmd.rate or 0.0
-        elif cmd.kind is FaultKind.DROP:
-            lf.drop_rate = cmd.rate or 0.0
-        elif cmd.kind is FaultKind.SILENCE:
-            lf.silent = bool(cmd.on)
-        elif cmd.kind is FaultKind.SLOW:
-            lf.slow_reply_ms = cmd.ms or 0
-        elif cmd.kind is FaultKind.RESET:
-            self._send_all(self.controller.boot(self._clock()))
-        elif cmd.kind is FaultKind.UNPLUG:
-            self.unplug()
-            if cmd.ms is not None:
-                self._replug_timer = asyncio.get_running_loop().call_later(cmd.ms / 1000, self.replug)
-        elif cmd.kind is FaultKind.REPLUG:
-            self.replug()
-        elif cmd.kind is FaultKind.CLEAR:
-            lf.clear()
-            for zone in range(self.plant.zones):
-                self.plant.set_sensor(zone, SensorCondition.OK)
-                self.plant.set_heater(zone, HeaterCondition.OK)
+        apply_fault(self, parse_fault(command) if isinstance(command, str) else command)
 
-    def _check_zone(self, zone: int | None) -> None:
-        if zone is None or not 0 <= zone < self.plant.zones:
-            raise ValueError(f"no zone {zone}")
+    def now(self) -> float:
+        """The simulator's monotonic clock (s)."""
+        return self._clock()
+
+    def boot(self, reason: BootReason) -> None:
+        """The board (re)boots: power-on state, unsent replies gone, ``! BOOT`` sent, boot recorded."""
+        self._drop_delayed()
+        now = self._clock()
+        frames = self.controller.boot(now)
+        self.boot_log.boot(reason, now, self.controller.config.board_id)
+        self._send_all(frames)
+
+    def schedule_reboot(self, ms: int) -> None:
+        """A spontaneous reboot ``ms`` from now (replaces a pending one)."""
+        self.cancel_reboot()
+        self._reboot_at = self._clock() + ms / MS_PER_S
+        self._reboot_timer = asyncio.get_running_loop().call_later(ms / MS_PER_S, self._spontaneous_reboot)
+
+    def cancel_reboot(self) -> None:
+        """Forget a pending spontaneous reboot."""
+        if self._reboot_timer is not None:
+            self._reboot_timer.cancel()
+        self._reboot_timer = self._reboot_at = None
+
+    def _spontaneous_reboot(self) -> None:
+        self._reboot_timer = self._reboot_at = None
+        self.boot(BootReason.REBOOT)
+
+    def send_event(self, frame: Frame) -> None:
+        """Send an unsolicited frame (``!``) now."""
+        self._send_all([frame])
+
+    def schedule_replug(self, ms: int) -> None:
+        """Replug by itself ``ms`` from now."""
+        self._cancel_replug()
+        self._replug_timer = asyncio.get_running_loop().call_later(ms / MS_PER_S, self.replug)
 
     def unplug(self) -> None:
         """Close the pty and remove the link (the board keeps running, unheard)."""
@@ -156,7 +187,9 @@ class Simulator:
     def snapshot(self) -> dict[str, Any]:
         """The board's state as plain data (for tests and the control channel)."""
         c = self.controller
+        lf = self.link_faults
         now = self._clock()
+        reboot_in_ms = None if self._reboot_at is None else round(max(self._reboot_at - now, 0.0) * MS_PER_S, 3)
         return {
             "slave_path": self._port.slave_path if self._port and self._port.plugged else None,
             "applied": c.applied,
@@ -179,6 +212,29 @@ class Simulator:
                 "silenced_tx": self.link_faults.silenced_tx,
                 "buffer_dropped": self._port.tx_dropped if self._port else 0,
             },
+            "board_id": c.config.board_id,
+            "boots": self.boot_log.snapshot(),
+            "tel_intervals_ms": {
+                **c.tel_clock.stats.summary(),
+                "nominal": round(c.tel_clock.nominal_period_ms, 3),
+            },
+            "line": {
+                "burst_corrupted": lf.burst_corrupted,
+                "bursts": lf.burst.bursts,
+                "burst_damage": dict(lf.burst_damage),
+                "replies_lost": lf.replies_lost,
+                "fault_events_injected": self.fault_events_injected,
+                "fault_events_sent": self.fault_events_sent,
+            },
+            "injected": {
+                "tel_jitter_ms": c.tel_clock.jitter_ms,
+                "tel_drift_pct": c.clock.drift_pct,
+                "burst": {"rate": lf.burst.rate, "mean": lf.burst.mean, "max": lf.burst.max_frames},
+                "reply_loss": lf.reply_loss_rate,
+                "hello_delay_ms": lf.hello_delay_ms,
+                "slow_ms": lf.slow_reply_ms,
+                "reboot_in_ms": reboot_in_ms,
+            },
         }
 
     # --- I/O -------------------------------------------------------------------------------
@@ -193,17 +249,36 @@ class Simulator:
         for item in self.decoder.feed(data):
             if isinstance(item, FrameError) or self.link_faults.incoming_corrupted():
                 continue
-            self._send_all(handle_request(self.controller, item, now))
+            frames = handle_request(self.controller, item, now)
+            self.boot_log.request(item, frames, now)
+            extra_ms = self.link_faults.hello_delay_ms if item.verb == "HELLO" else 0
+            self._send_all(frames, extra_ms)
 
-    def _send_all(self, frames: list[Frame]) -> None:
-        delay_s = self.link_faults.slow_reply_ms / 1000
+    def _send_all(self, frames: list[Frame], extra_reply_delay_ms: int = 0) -> None:
+        """Send ``frames``; replies wait ``slow`` (+ ``extra_reply_delay_ms``), events go at once."""
+        delay_s = (self.link_faults.slow_reply_ms + extra_reply_delay_ms) / MS_PER_S
         for frame in frames:
             if delay_s > 0 and frame.seq is not None:
-                asyncio.get_running_loop().call_later(delay_s, self._send, frame)
+                self._send_later(delay_s, frame)
             else:
                 self._send(frame)
+
+    def _send_later(self, delay_s: float, frame: Frame) -> None:
+        def fire() -> None:
+            self._delayed.discard(handle)
+            self._send(frame)
+
+        handle = asyncio.get_running_loop().call_later(delay_s, fire)
+        self._delayed.add(handle)
+
+    def _drop_delayed(self) -> None:
+        for handle in self._delayed:
+            handle.cancel()
+        self._delayed.clear()
 
     def _send(self, frame: Frame) -> None:
         line = self.link_faults.outgoing(encode_frame(frame))
         if line is not None and self._port is not None and self._port.write(line):
             self.frames_tx += 1
+            if frame.verb == "FAULT" and frame.seq is None:
+                self.fault_events_sent += 1
