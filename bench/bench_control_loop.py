@@ -13,7 +13,9 @@ Then, for each --noise rate (default 5 % and 20 %), a noisy phase of --noise-dur
 frames corrupted in bursts at that rate and its telemetry clock 4 % slow with +-15 ms jitter (TEL every
 104 ms +- 15 ms), the loop holding its setpoints. It reports the link losses and stale/link_lost latches
 seen (every one is false: the board never stopped), as losses per hour, with the rule-of-three upper
-bound (95 %) when none was seen. Target: 0.
+bound (95 %) when none was seen. Target: 0. The same rates are also run for --virtual-hours in virtual
+time (``tests/support/noisy_line.py``: the simulator's line model into the host's decoder and loss rule)
+for three burst shapes: single frames, bursts of 2 on average (at most 4), of 3 (at most 8).
 
 During each phase, a bare sleep-to-deadline loop at the same rate runs in an otherwise idle process
 (the baseline: what this machine's scheduler gives any process, measured at the same time). Jitter is
@@ -30,7 +32,6 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +49,7 @@ from gateway.control.io_const import SIMULATOR_CONTROL_NAME  # noqa: E402
 from gateway.control.ipc import ResetTiming, SetSetpoint  # noqa: E402
 from gateway.factory import Gateway, create_gateway  # noqa: E402
 from gateway.telemetry.sink import Sample  # noqa: E402
+from tests.support.noisy_line import false_losses  # noqa: E402
 
 LOAD_CLIENTS = 16
 ZONES = 3
@@ -166,6 +168,10 @@ async def _phase(gateway: Gateway, duration_s: float, rate_hz: float, *, load: b
 
 NOISY_TEL_DRIFT_PCT = 4
 NOISY_TEL_JITTER_MS = 15
+NOISY_BURST = (2, 4)
+"""Mean and longest burst, in frames, of the real-time noisy phases."""
+VIRTUAL_BURSTS = ((1, 1), (2, 4), (3, 8))
+"""Burst shapes of the virtual-time runs: single frames, short bursts, long ones."""
 RULE_OF_THREE = 3.0
 """With no event seen in T hours, 3 / T is the 95 % upper bound of its rate."""
 
@@ -175,7 +181,8 @@ async def _noisy_phase(gateway: Gateway, control_socket: str, rate: float, durat
     client = gateway.extruder
     assert client is not None and client.latest is not None
     before = client.latest.link.counters
-    for command in (f"burst={rate}", f"tel_drift={NOISY_TEL_DRIFT_PCT}", f"tel_jitter={NOISY_TEL_JITTER_MS}"):
+    burst = f"burst={rate}:{NOISY_BURST[0]}:{NOISY_BURST[1]}"
+    for command in (burst, f"tel_drift={NOISY_TEL_DRIFT_PCT}", f"tel_jitter={NOISY_TEL_JITTER_MS}"):
         answer = await send_command(control_socket, command)
         assert answer["ok"], answer
     latched: list[str] = []
@@ -192,7 +199,7 @@ async def _noisy_phase(gateway: Gateway, control_socket: str, rate: float, durat
     rx, crc, framing = (after[k] - before[k] for k in ("frames_rx", "crc_errors", "framing_errors"))
     hours = duration_s / 3600
     return {
-        "corruption_rate": rate, "duration_s": duration_s,
+        "corruption_rate": rate, "burst_mean_max_frames": list(NOISY_BURST), "duration_s": duration_s,
         "tel_period": f"{100 * (1 + NOISY_TEL_DRIFT_PCT / 100):.0f} ms +- {NOISY_TEL_JITTER_MS} ms",
         "frames_rx": rx, "crc_errors": crc, "framing_errors": framing,
         "bad_line_share": round((crc + framing) / max(rx + crc + framing, 1), 3),
@@ -236,8 +243,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             noisy = [await _noisy_phase(gateway, control_socket, rate, args.noise_duration) for rate in args.noise]
         finally:
             await gateway.stop()
+    virtual = [false_losses(rate, args.virtual_hours, burst_mean=mean, burst_max=longest,
+                            drift_pct=NOISY_TEL_DRIFT_PCT, jitter_ms=NOISY_TEL_JITTER_MS)
+               for rate in args.noise for mean, longest in VIRTUAL_BURSTS]
     return {"benchmark": "control_loop", "duration_s": args.duration, "rate_hz": args.rate,
             "realtime_priority": args.realtime_priority, "idle": idle, "load": loaded, "noisy_line": noisy,
+            "noisy_line_virtual_time": virtual,
             "targets_under_load": {"jitter_p99_ms": 1.0, "jitter_max_ms": 5.0, "missed_periods": 0},
             "target_noisy_line": {"false_link_losses_per_hour": 0}}
 
@@ -251,6 +262,7 @@ def main() -> None:
     p.add_argument("--samples-per-s", type=float, default=500.0, help="synthetic telemetry samples per second")
     p.add_argument("--noise", type=float, nargs="*", default=[0.05, 0.2], help="corruption rates of the noisy phases")
     p.add_argument("--noise-duration", type=float, default=300.0, help="seconds per noisy phase (default 300)")
+    p.add_argument("--virtual-hours", type=float, default=20.0, help="virtual hours per noisy line shape (default 20)")
     p.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--load-child", nargs=3, metavar=("URL", "TOKEN", "DURATION"), help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -129,6 +129,11 @@ class TelemetryClock:
         self.stats.reset()
         self._schedule(new_jitter=False)
 
+    @property
+    def next_due_s(self) -> float | None:
+        """Real time the next ``TEL`` is due (``None`` while off): lets a virtual-time driver jump to it."""
+        return self._due if self._period_s > 0 else None
+
     def due(self, now: float) -> bool:
         """True when a ``TEL`` is to be generated at ``now``."""
         return self._period_s > 0 and now >= self._due

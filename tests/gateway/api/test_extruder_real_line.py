@@ -70,10 +70,11 @@ async def fault_audits(site: ExtruderSite, code: str) -> list[dict[str, Any]]:
 
 async def test_noisy_line_holds_the_setpoint_with_no_false_loss(extruder_site: SiteFactory) -> None:
     """20 % of the board's frames corrupted in bursts, TEL every 104 ms +- 15 ms: 10 plant minutes at
-    the setpoint (sped up 20 times: 30 s of real link time after the heat-up), no loss, no stale."""
+    the setpoint (sped up 20 times: 30 s of real link time after the heat-up), no loss, no stale.
+    Hours of the same line in virtual time: ``tests/firmware_bridge/test_bridge_loss_rule_noisy_line.py``."""
     site = await extruder_site(speed=SPEED, sim_process=True,
                                sim_args=("--tel-drift", "4", "--tel-jitter", "15", "--seed", "13"))
-    await board(site).inject("burst=0.2")
+    await board(site).inject("burst=0.2:2:4")  # runs of up to 4 bad frames, 2 on average
     await set_setpoint(site, SETPOINT_C)
     await site.wait_state(lambda s: s["zones"][0]["state"] == "holding"
                           and abs((s["zones"][0]["temp_c"] or 0) - SETPOINT_C) < 0.5, 60.0, "holding at the setpoint")
