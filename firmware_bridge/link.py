@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from firmware_bridge.codec import FrameDecoder
 from firmware_bridge.constants import (
@@ -32,24 +32,40 @@ from firmware_bridge.errors import (
     LinkError,
     LinkLostError,
     ProtocolViolation,
-    RequestRejected,
 )
 from firmware_bridge.events import EventSubscription, LinkEvent
-from firmware_bridge.frame import HOST_RX_VERBS, REPLY_VERBS, Frame, encode_frame, make_frame
+from firmware_bridge.frame import (
+    HOST_RX_VERBS,
+    REPLY_VERBS,
+    Frame,
+    encode_frame,
+    make_frame,
+)
 from firmware_bridge.link_logic import (
     Backoff,
     GapCounter,
     KeepaliveTimer,
     LinkWatch,
     LossLimits,
-    RetryAction,
-    RetrySchedule,
-    SeqCounter,
     uptime_went_back,
     zone_faults,
 )
-from firmware_bridge.messages import ControllerReplaced, HelloInfo, LinkState, LinkStateChange, Reply, parse_hello
-from firmware_bridge.telemetry import BootEvent, Telemetry, parse_boot_event, parse_fault_event, parse_telemetry
+from firmware_bridge.messages import (
+    ControllerReplaced,
+    HelloInfo,
+    LinkState,
+    LinkStateChange,
+    Reply,
+    parse_hello,
+)
+from firmware_bridge.outstanding import OutstandingRequests
+from firmware_bridge.telemetry import (
+    BootEvent,
+    Telemetry,
+    parse_boot_event,
+    parse_fault_event,
+    parse_telemetry,
+)
 from firmware_bridge.transport import SerialTransport
 
 TrafficTap = Callable[[str, "Frame | FrameError"], None]
@@ -112,8 +128,6 @@ class SerialLink:
         self.open_error = ""
         """Why the last attempt to open the port failed."""
         self._clock = clock
-        self._reply_timeout_s = reply_timeout_ms / 1000
-        self._max_retries = max_retries
         self._backoff = backoff or Backoff()
         self.loss = loss or LossLimits()
         self._on_traffic = on_traffic
@@ -122,11 +136,11 @@ class SerialLink:
         """The board ``id`` of the last accepted ``HELLO`` (kept across sessions to notice a swap)."""
         self._state = LinkState.DISCONNECTED
         self._decoder = FrameDecoder(HOST_RX_VERBS)
-        self._seq = SeqCounter()
         self._gaps = GapCounter()
         self._watch = LinkWatch()
         self._keepalive = KeepaliveTimer()
-        self._pending: dict[int, asyncio.Future[Frame]] = {}
+        self._requests = OutstandingRequests(self._send, self._declare_lost, self.counters, clock,
+                                             reply_timeout_s=reply_timeout_ms / 1000, max_retries=max_retries)
         self._subscribers: list[EventSubscription] = []
         self._transport: SerialTransport | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -177,14 +191,14 @@ class SerialLink:
         """
         if self._state is not LinkState.UP:
             raise LinkDownError(f"link is {self._state}")
-        return await self._exchange(verb, fields)
+        return await self._requests.exchange(verb, fields)
 
     async def stop(self) -> None:
         """Turn heaters and motor off (best effort, when up), then close the port for good."""
         if self._state is LinkState.UP and self.hello is not None:
             for verb, fields in self._safe_off_requests() + [("TEL", {"ms": 0})]:
                 with contextlib.suppress(LinkError):
-                    await self._exchange(verb, fields)
+                    await self._requests.exchange(verb, fields)
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,7 +247,7 @@ class SerialLink:
 
     async def _handshake(self, reopened: bool) -> None:
         self._set_state(LinkState.HANDSHAKING, "controller reset" if self._boot_seen else "port open")
-        reply = await self._exchange("HELLO", {"proto": PROTO_VERSION})
+        reply = await self._requests.exchange("HELLO", {"proto": PROTO_VERSION})
         hello = parse_hello(reply.fields, self.expected_zones)
         problem = self.loss.heartbeat_problem(self.telemetry_period_ms, hello.hb_ms)
         if problem is not None:
@@ -246,8 +260,8 @@ class SerialLink:
         self._keepalive.configure(hello.hb_ms, self._clock())
         # Start from a known, safe board: whatever a previous host (or session) left on goes off.
         for verb, fields in self._safe_off_requests():
-            await self._exchange(verb, fields)
-        await self._exchange("TEL", {"ms": self.telemetry_period_ms})
+            await self._requests.exchange(verb, fields)
+        await self._requests.exchange("TEL", {"ms": self.telemetry_period_ms})
         self._gaps.restart()
         self._watch.arm(self.loss.window_ms(self.telemetry_period_ms), self.telemetry_period_ms > 0, self._clock())
         self.counters.handshakes += 1
@@ -277,41 +291,9 @@ class SerialLink:
 
     async def _ping(self) -> None:
         with contextlib.suppress(LinkError):
-            await self._exchange("PING", {})
+            await self._requests.exchange("PING", {})
 
     # --- requests --------------------------------------------------------------------------
-    async def _exchange(self, verb: str, fields: Mapping[str, str | int | float]) -> Reply:
-        seq = self._seq.next()
-        request = make_frame(seq, verb, fields)
-        data = encode_frame(request)
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = future
-        schedule = RetrySchedule(self._reply_timeout_s, self._max_retries)
-        try:
-            self._send(request, data)
-            schedule.sent(self._clock())
-            while True:
-                try:
-                    async with asyncio.timeout(max(schedule.deadline - self._clock(), 0.0)):
-                        frame = await asyncio.shield(future)
-                    break
-                except TimeoutError:
-                    pass
-                action = schedule.action(self._clock())
-                if action is RetryAction.RESEND:
-                    self.counters.retries += 1
-                    self._send(request, data)
-                    schedule.sent(self._clock())
-                elif action is RetryAction.GIVE_UP:
-                    reason = f"{verb} seq={seq}: no reply after {self._max_retries} retries"
-                    self._declare_lost(reason)
-                    raise LinkLostError(reason)
-        finally:
-            self._pending.pop(seq, None)
-        if frame.verb == "ERR":
-            raise RequestRejected(verb, frame.fields.get("code", "?"), frame.fields.get("msg"))
-        return Reply(seq, frame.fields, schedule.attempts)
-
     def _send(self, frame: Frame, data: bytes) -> None:
         now = self._clock()
         self._keepalive.sent(now)
@@ -340,11 +322,8 @@ class SerialLink:
                 self._on_unsolicited(item, now)
             elif item.verb in REPLY_VERBS:
                 self._watch.replied()
-                future = self._pending.get(item.seq)
-                if future is None or future.done():
+                if not self._requests.resolve(item):
                     self.counters.stale_replies += 1
-                else:
-                    future.set_result(item)
             else:
                 self.counters.protocol_errors += 1
         self.counters.crc_errors = self._decoder.crc_errors
@@ -394,7 +373,7 @@ class SerialLink:
         self._watch.disarm()
         self._gaps.restart()
         self.telemetry = None
-        self._fail_pending(ControllerReset("controller reset"))
+        self._requests.fail_all(ControllerReset("controller reset"))
         if self._state is LinkState.UP:
             self._set_state(LinkState.HANDSHAKING, "controller reset (BOOT)")
         self._wake.set()
@@ -409,7 +388,7 @@ class SerialLink:
             return
         if self._transport is not None and self.hello is not None:
             for verb, fields in self._safe_off_requests():
-                frame = make_frame(self._seq.next(), verb, fields)
+                frame = make_frame(self._requests.next_seq(), verb, fields)
                 self._send(frame, encode_frame(frame))
         if self._session_was_up:
             self.counters.link_losses += 1
@@ -421,17 +400,11 @@ class SerialLink:
         self._session_over = True
         self._watch.disarm()
         self.telemetry = None
-        self._fail_pending(LinkLostError("link lost"))
+        self._requests.fail_all(LinkLostError("link lost"))
         if self._ping_task is not None:
             self._ping_task.cancel()
             self._ping_task = None
         self._wake.set()
-
-    def _fail_pending(self, error: LinkError) -> None:
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(error)
-                future.exception()  # retrieved here so an abandoned future never logs
 
     def _close_transport(self) -> None:
         if self._transport is not None:

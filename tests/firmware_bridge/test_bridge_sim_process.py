@@ -122,6 +122,10 @@ async def test_faults_injected_from_the_command_line(tmp_path: Path) -> None:
         (["--speed", "-1"], b"--speed must be > 0"),
         (["--link", "/nonexistent/dir/ttyEXT"], b"cannot set up the simulator"),
         (["--control", "/nonexistent/dir/sim.sock"], b"cannot set up the simulator"),
+        (["--tel-drift", "25"], b"tel_drift: PCT must be -20..20"),
+        (["--tel-jitter", "-1"], b"tel_jitter=MS with MS >= 0"),
+        (["--fault", "burst=0.2:9"], b"burst: MEAN must be 1..MAX (8)"),
+        (["--fault", "fault_event=overtemp"], b"fault_event=CODE:ZONE"),
     ],
 )
 async def test_bad_command_line_is_refused(args: list[str], message: bytes) -> None:
