@@ -65,6 +65,11 @@ RECONNECT_BACKOFF_MAX_MS: Final = 2000
 LINK_CHECK_MIN_INTERVAL_MS: Final = 10
 LINK_CHECK_MAX_INTERVAL_MS: Final = 250
 """Longest the link sleeps between checks of its telemetry watchdog and keep-alive."""
+RESTART_PROBE_PERIODS: Final = 2
+"""Telemetry periods without a valid ``TEL`` after which the link asks the board its uptime (``STATUS``)
+once: a board that restarted with its ``BOOT`` lost has telemetry off and would never say so in ``TEL``."""
+RESTART_PROBE_MIN_MS: Final = 250
+"""...but not before this long, so one or two frames lost on a noisy line cost no request."""
 EVENT_QUEUE_MAX_ITEMS: Final = 256
 """Events kept per subscriber; the oldest are dropped (and counted) beyond this."""
 

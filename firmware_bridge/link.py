@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 
@@ -16,6 +17,8 @@ from firmware_bridge.constants import (
     DEFAULT_TEL_PERIOD_MS,
     LINK_CHECK_MAX_INTERVAL_MS,
     LINK_CHECK_MIN_INTERVAL_MS,
+    RESTART_PROBE_MIN_MS,
+    RESTART_PROBE_PERIODS,
     MAX_RETRIES,
     MAX_ZONES,
     PROTO_VERSION,
@@ -47,6 +50,7 @@ from firmware_bridge.link_logic import (
     KeepaliveTimer,
     LinkWatch,
     LossLimits,
+    uptime_fell_behind,
     uptime_went_back,
     zone_faults,
 )
@@ -133,6 +137,13 @@ class SerialLink:
         self._on_traffic = on_traffic
         self._listeners: list[EventListener] = []
         self._board_id: str | None = None
+        self._telemetry_was_on = False
+        self._restart_known = False
+        """A restart was reported (BOOT) since the last handshake: the next HELLO's tel=0 is no news."""
+        self._last_up_ms: int | None = None
+        """The board's uptime in the last TEL of this session."""
+        self._probed = False
+        self._probe_task: asyncio.Task[None] | None = None
         """The board ``id`` of the last accepted ``HELLO`` (kept across sessions to notice a swap)."""
         self._state = LinkState.DISCONNECTED
         self._decoder = FrameDecoder(HOST_RX_VERBS)
@@ -256,7 +267,12 @@ class SerialLink:
         if self._board_id is not None and hello.board_id != self._board_id:
             self.counters.board_swaps += 1
             self._emit(ControllerReplaced(self._board_id, hello.board_id, self._clock()))
+        elif self._board_id is not None and self._telemetry_was_on and hello.tel_ms == 0 and not self._restart_known:
+            # The same board, but it forgot the telemetry we set: it restarted while we did not hear its
+            # BOOT (lost on the line, or while the port was closed).
+            self._restart_inferred(f"telemetry off at reconnect (tel=0, {self.telemetry_period_ms} ms set)")
         self._board_id = hello.board_id
+        self._restart_known = False
         self._keepalive.configure(hello.hb_ms, self._clock())
         # Start from a known, safe board: whatever a previous host (or session) left on goes off.
         for verb, fields in self._safe_off_requests():
@@ -264,6 +280,8 @@ class SerialLink:
         await self._requests.exchange("TEL", {"ms": self.telemetry_period_ms})
         self._gaps.restart()
         self._watch.arm(self.loss.window_ms(self.telemetry_period_ms), self.telemetry_period_ms > 0, self._clock())
+        self._telemetry_was_on = self.telemetry_period_ms > 0
+        self._last_up_ms = None
         self.counters.handshakes += 1
         if reopened:
             self.counters.reconnects += 1
@@ -281,13 +299,36 @@ class SerialLink:
                 return
             if self._keepalive.due(now) and (self._ping_task is None or self._ping_task.done()):
                 self._ping_task = asyncio.create_task(self._ping())
+            if self._probe_due(now):
+                self._probe_task = asyncio.create_task(self._probe_uptime())
             next_ping = self._keepalive.last_tx + self._keepalive.interval_s / 2
-            delay = min(self._watch.deadline, next_ping) - now
+            delay = min(self._watch.deadline, next_ping, self._probe_at()) - now
             delay = min(max(delay, LINK_CHECK_MIN_INTERVAL_MS / 1000), LINK_CHECK_MAX_INTERVAL_MS / 1000)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
+
+    def _probe_at(self) -> float:
+        """When to ask the board its uptime: telemetry missing for a few periods (a restarted board whose
+        BOOT was lost has telemetry off, so its TEL can never tell). Once per gap in the telemetry."""
+        period_s = self.telemetry_period_ms / 1000
+        if period_s <= 0 or self._last_up_ms is None or self._probed:
+            return math.inf
+        return self._watch.last_tel + max(RESTART_PROBE_PERIODS * period_s, RESTART_PROBE_MIN_MS / 1000)
+
+    def _probe_due(self, now: float) -> bool:
+        return now >= self._probe_at()
+
+    async def _probe_uptime(self) -> None:
+        self._probed = True
+        last_up, last_at = self._last_up_ms, self._watch.last_tel
+        with contextlib.suppress(LinkError):
+            reply = await self._requests.exchange("STATUS", {}, probe=True)
+            up = reply.fields.get("up", "")
+            elapsed_ms = (self._clock() - last_at) * 1000
+            if up.isdigit() and last_up is not None and uptime_fell_behind(last_up, elapsed_ms, int(up)):
+                self._restart_inferred(f"uptime {up} ms, {last_up} ms {elapsed_ms:.0f} ms earlier")
 
     async def _ping(self) -> None:
         with contextlib.suppress(LinkError):
@@ -334,14 +375,13 @@ class SerialLink:
             if frame.verb == "TEL":
                 tel = parse_telemetry(frame, now)
                 self.counters.telemetry += 1
-                last = self.telemetry
-                if self._state is LinkState.UP and last is not None and uptime_went_back(last.up_ms, tel.up_ms):
-                    # The board restarted and its BOOT was lost on the line: the same as a BOOT.
-                    self.counters.boots += 1
-                    self.counters.inferred_boots += 1
-                    self._emit(BootEvent(f"unknown (uptime {last.up_ms} -> {tel.up_ms} ms)", now))
-                    self._on_boot()
+                if self._state is LinkState.UP and tel.zones < self.expected_zones:
+                    raise ProtocolViolation(f"TEL with {tel.zones} zones, {self.expected_zones} configured")
+                last_up = self._last_up_ms
+                if self._state is LinkState.UP and last_up is not None and uptime_went_back(last_up, tel.up_ms):
+                    self._restart_inferred(f"uptime {last_up} -> {tel.up_ms} ms in TEL")
                     return
+                self._last_up_ms, self._probed = tel.up_ms, False
                 self._watch.telemetry(now)
                 self.counters.gaps += self._gaps.observe(tel.n)
                 if self._state is LinkState.UP:
@@ -363,13 +403,21 @@ class SerialLink:
         except ProtocolViolation:
             self.counters.protocol_errors += 1
 
+    def _restart_inferred(self, how: str) -> None:
+        """The board restarted and its BOOT was not heard: the same as a BOOT."""
+        self.counters.boots += 1
+        self.counters.inferred_boots += 1
+        self._emit(BootEvent(f"unknown (restart inferred: {how})", self._clock()))
+        if self._state is LinkState.UP:
+            self._on_boot()
+
     def _on_boot(self) -> None:
         """The controller reset: outputs are 0, telemetry is off; handshake again on this port.
 
         Every outstanding request ends now: a resend (same SEQ) of an ``OUT`` meant for the old session
         must never reach the restarted board.
         """
-        self._boot_seen = True
+        self._boot_seen = self._restart_known = True
         self._watch.disarm()
         self._gaps.restart()
         self.telemetry = None
@@ -401,9 +449,10 @@ class SerialLink:
         self._watch.disarm()
         self.telemetry = None
         self._requests.fail_all(LinkLostError("link lost"))
-        if self._ping_task is not None:
-            self._ping_task.cancel()
-            self._ping_task = None
+        for task in (self._ping_task, self._probe_task):
+            if task is not None:
+                task.cancel()
+        self._ping_task = self._probe_task = None
         self._wake.set()
 
     def _close_transport(self) -> None:

@@ -126,9 +126,11 @@ class LossLimits:
     def heartbeat_problem(self, tel_period_ms: int, hb_ms: int) -> str | None:
         """Why these limits do not fit a board whose heartbeat timeout is ``hb_ms`` (``None``: they do).
 
-        The host holds its last outputs for up to the loss window without hearing the board; a window
-        longer than the board's own heartbeat would let the host heat blind for longer than the board
-        itself lets a heater run unattended.
+        A choice of this host, not a rule of the spec: the host holds its last outputs for up to the
+        loss window without hearing the board, and keeps that no longer than the board's own heartbeat
+        limit for a host it does not hear. It does not bound how long the board heats while the host's
+        frames still reach it (the board's hard limits do that); it keeps a configured window from
+        growing past what the board was built to tolerate.
         """
         window = self.window_ms(tel_period_ms)
         if window > hb_ms:
@@ -246,6 +248,15 @@ def uptime_went_back(last_up_ms: int, up_ms: int) -> bool:
     wrap is taken for the wrap, not a restart.
     """
     return up_ms < last_up_ms and last_up_ms < UPTIME_WRAP_MS - UPTIME_WRAP_GRACE_MS
+
+
+def uptime_fell_behind(last_up_ms: int, elapsed_ms: float, up_ms: int) -> bool:
+    """True when a board that said ``last_up_ms`` ``elapsed_ms`` ago now says ``up_ms``, less than half of
+    the time since has passed on its clock: it restarted in between (its clock may drift a few per cent,
+    never by half)."""
+    if last_up_ms >= UPTIME_WRAP_MS - UPTIME_WRAP_GRACE_MS:
+        return False
+    return up_ms < last_up_ms + elapsed_ms / 2
 
 
 def zone_faults(state: LinkState, telemetry: Telemetry | None, zones: int) -> tuple[bool, ...]:

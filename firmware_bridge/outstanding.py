@@ -44,15 +44,19 @@ class OutstandingRequests:
         """A SEQ for a frame that expects no tracking (a best-effort write)."""
         return self._seq.next()
 
-    async def exchange(self, verb: str, fields: Mapping[str, str | int | float]) -> Reply:
+    async def exchange(self, verb: str, fields: Mapping[str, str | int | float], *, probe: bool = False) -> Reply:
         """Send a request and wait for its ``OK``; ``ERR`` raises :class:`RequestRejected`; no reply after
-        every resend calls ``on_give_up`` and raises :class:`LinkLostError`."""
+        every resend calls ``on_give_up`` and raises :class:`LinkLostError`.
+
+        ``probe``: a question the link asks on its own (sent once, never resent); no answer raises
+        :class:`LinkLostError` without calling ``on_give_up``: the loss window judges the silence.
+        """
         seq = self._seq.next()
         request = make_frame(seq, verb, fields)
         data = encode_frame(request)
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[seq] = future
-        schedule = RetrySchedule(self._reply_timeout_s, self._max_retries)
+        schedule = RetrySchedule(self._reply_timeout_s, 0 if probe else self._max_retries)
         try:
             self._send(request, data)
             schedule.sent(self._clock())
@@ -63,14 +67,18 @@ class OutstandingRequests:
                     break
                 except TimeoutError:
                     pass
+                if future.done():  # answered or ended (a BOOT) in the same loop turn as the timeout
+                    frame = future.result()  # raises when it was ended: never resent then
+                    break
                 action = schedule.action(self._clock())
                 if action is RetryAction.RESEND:
                     self._counters.retries += 1
                     self._send(request, data)
                     schedule.sent(self._clock())
                 elif action is RetryAction.GIVE_UP:
-                    reason = f"{verb} seq={seq}: no reply after {self._max_retries} retries"
-                    self._on_give_up(reason)
+                    reason = f"{verb} seq={seq}: no reply after {schedule.max_retries} retries"
+                    if not probe:
+                        self._on_give_up(reason)
                     raise LinkLostError(reason)
         finally:
             self._pending.pop(seq, None)

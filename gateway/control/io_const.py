@@ -12,9 +12,7 @@ from typing import Final
 PRECISE_WAKE_MARGIN_S: Final = 0.002
 """The loop sleeps on the event loop until this long before a deadline, then in a precise blocking
 sleep for the rest (epoll waits in whole milliseconds; ``clock_nanosleep`` does not)."""
-TEL_PERIOD_MIN_MS: Final = 20
-"""Shortest telemetry period the controller accepts (serial protocol)."""
-TEL_PERIOD_MAX_MS: Final = 200
+LOOP_TEL_PERIOD_MAX_MS: Final = 200
 """Longest telemetry period the loop asks for (a slow loop gets several frames per period): five of them
 fit the default loss window of 1000 ms, which must not exceed a default board heartbeat (1000 ms)."""
 TIMING_REFRESH_S: Final = 1.0

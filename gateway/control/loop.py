@@ -52,6 +52,8 @@ from gateway.control.timing import FixedRateSchedule, LoopStats
 log = logging.getLogger(__name__)
 
 PERMILLE = 1000
+DETAIL_MAX_CHARS = 200
+"""A fault's detail (for a person) is cut to this length."""
 EventSink = Callable[[str, "int | None", dict[str, object]], None]
 """``(event, zone, details)``: a fault latched, an autotune finished or aborted."""
 
@@ -273,7 +275,7 @@ class ControlLoop:
     # --- actions that do not wait for the next period --------------------------------------
     def emergency_stop(self, source: str) -> LatchedFault:
         """Latch ``estop``: every heater and the motor off now, the controller told to stop, interlock open."""
-        self._latch_now([(FaultCode.ESTOP, None, f"e-stop: {source}"[:120])])
+        self._latch_now([(FaultCode.ESTOP, None, f"e-stop: {source}"[:DETAIL_MAX_CHARS])])
         if self.link.state is LinkState.UP:
             self._side_task("ESTOP", {})
         return next(f for f in self.supervisor.faults if f.code is FaultCode.ESTOP)
@@ -288,7 +290,7 @@ class ControlLoop:
             self._controller_reset(f"controller board swapped (id {event.old_id} -> {event.new_id}); "
                                    "set the zones again after a reset")
         elif isinstance(event, LinkStateChange) and event.new is LinkState.LOST:
-            self._latch_now([(FaultCode.LINK_LOST, None, f"link to the controller lost: {event.reason}"[:200])])
+            self._latch_now([(FaultCode.LINK_LOST, None, f"link to the controller lost: {event.reason}"[:DETAIL_MAX_CHARS])])
         elif isinstance(event, FaultEvent):
             if event.problem is None and event.code is not None:
                 where = "the whole board" if event.zone is None else f"zone {event.zone}"
@@ -297,16 +299,17 @@ class ControlLoop:
                 detail = (f"controller sent a fault event the gateway does not understand "
                           f"(code={event.raw_code or '?'} zone={event.raw_zone or '?'}: {event.problem})")
             zone = event.zone if event.zone is not None and event.zone < self.zones else None
-            self._latch_now([(FaultCode.CONTROLLER_FAULT, zone, detail[:200])])
+            self._latch_now([(FaultCode.CONTROLLER_FAULT, zone, detail[:DETAIL_MAX_CHARS])], cause=event.raw_code)
 
     def _controller_reset(self, detail: str) -> None:
-        self._latch_now([(FaultCode.CONTROLLER_RESET, zone, detail[:200]) for zone in range(self.zones)])
+        self._latch_now([(FaultCode.CONTROLLER_RESET, zone, detail[:DETAIL_MAX_CHARS]) for zone in range(self.zones)])
 
-    def _latch_now(self, faults: list[tuple[FaultCode, int | None, str]]) -> None:
+    def _latch_now(self, faults: list[tuple[FaultCode, int | None, str]], cause: str = "") -> None:
         """Latch severe ``faults`` between periods: every output and the motor to 0 at once (the board
         told so when the link is up), setpoints cleared, interlock open."""
         now = self.clock()
-        new = [f for code, zone, detail in faults if (f := self.supervisor.trip(code, now, zone, detail)) is not None]
+        new = [f for code, zone, detail in faults
+               if (f := self.supervisor.trip(code, now, zone, detail, cause)) is not None]
         self.verdict = self.supervisor.current()
         if new:
             self._faults_latched(tuple(new))

@@ -89,7 +89,7 @@ class SafetySupervisor:
         if not stale_after_s > 0:
             raise ValueError("stale_after_s must be > 0")
         self._guards = [ZoneGuard(r, stale_after_s) for r in rules]
-        self._latched: dict[tuple[FaultCode, int | None], LatchedFault] = {}
+        self._latched: dict[tuple[FaultCode, int | None, str], LatchedFault] = {}
         self._link_was_up = False
         self._last: SupervisorInput | None = None
         self._last_now_s = 0.0
@@ -103,17 +103,22 @@ class SafetySupervisor:
     def faults(self) -> tuple[LatchedFault, ...]:
         return tuple(self._latched.values())
 
-    def trip(self, code: FaultCode, now_s: float, zone: int | None = None, detail: str = "") -> LatchedFault | None:
+    def trip(
+        self, code: FaultCode, now_s: float, zone: int | None = None, detail: str = "", cause: str = ""
+    ) -> LatchedFault | None:
         """Latch ``code`` from outside (API e-stop, a controller event...). Effective in :meth:`current`.
 
-        Returns the new fault, or ``None`` when the same code was already latched for that zone.
+        Returns the new fault, or ``None`` when the same code was already latched for that zone and
+        ``cause`` (the board's own fault code, for ``controller_fault``: each one is latched and reported).
         """
         if zone is not None and not 0 <= zone < self.zones:
             raise ValueError(f"no zone {zone}")
-        return self._latch(code, zone, now_s, detail)
+        return self._latch(code, zone, now_s, detail, cause)
 
-    def _latch(self, code: FaultCode, zone: int | None, now_s: float, detail: str) -> LatchedFault | None:
-        key = (code, zone)
+    def _latch(
+        self, code: FaultCode, zone: int | None, now_s: float, detail: str, cause: str = ""
+    ) -> LatchedFault | None:
+        key = (code, zone, cause)
         if key in self._latched:
             return None
         fault = LatchedFault(code, zone, now_s, detail)
@@ -133,9 +138,8 @@ class SafetySupervisor:
         elif self._link_was_up and lost:
             new.append(self._latch(FaultCode.LINK_LOST, None, now_s, "link to the controller lost"))
         if str(inp.controller_fault) != NO_CONTROLLER_FAULT:
-            new.append(
-                self._latch(FaultCode.CONTROLLER_FAULT, None, now_s, f"controller reports {inp.controller_fault}")
-            )
+            new.append(self._latch(FaultCode.CONTROLLER_FAULT, None, now_s,
+                                   f"controller reports {inp.controller_fault}", str(inp.controller_fault)))
         for zone, (guard, zin) in enumerate(zip(self._guards, inp.zones, strict=True)):
             for code, detail in guard.check(zin, now_s, self._allowed[zone]):
                 new.append(self._latch(code, zone, now_s, detail))
@@ -184,11 +188,16 @@ class SafetySupervisor:
         )
 
     def reset(self, now_s: float) -> ResetResult:
-        """Clear every latched fault whose cause is gone in the last input; say why others stay."""
+        """Clear every latched fault whose cause is gone in the last input; say why others stay.
+
+        A fault latched after the last period's input (between periods, from a controller event) was
+        never judged against an input that shows it gone: it stays until a period has seen one.
+        """
         cleared: list[LatchedFault] = []
         refused: list[tuple[LatchedFault, str]] = []
         for key, fault in list(self._latched.items()):
-            reason = self._persisting(fault, now_s)
+            reason = (self._persisting(fault, now_s) if fault.at_s <= self._last_now_s
+                      else "latched after the last control period; reset again")
             if reason is None:
                 del self._latched[key]
                 cleared.append(fault)

@@ -19,6 +19,7 @@ from firmware_bridge.constants import (
     LINK_LOST_TEL_PERIODS_DEFAULT,
     LINK_LOST_TEL_PERIODS_MAX,
     LINK_LOST_TEL_PERIODS_MIN,
+    TEL_PERIOD_MIN_MS,
 )
 from firmware_bridge.link_logic import LossLimits
 from gateway.control import const, io_const
@@ -124,7 +125,7 @@ class ExtruderSection(_Section):
     def link_telemetry_ms(self) -> int:
         """Telemetry period the link asks the controller for: one frame per loop period."""
         ms = round(1000 * self.period_s)
-        return min(max(ms, io_const.TEL_PERIOD_MIN_MS), io_const.TEL_PERIOD_MAX_MS)
+        return min(max(ms, TEL_PERIOD_MIN_MS), io_const.LOOP_TEL_PERIOD_MAX_MS)
 
     def loss_limits(self) -> LossLimits:
         """When the link counts as lost (handed to the serial link)."""

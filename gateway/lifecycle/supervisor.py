@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.lifecycle.const import LAST_ERROR_MAX_CHARS, RESTART_JITTER_FRACTION, STABLE_RUN_S
 
@@ -30,6 +30,15 @@ class Part(Protocol):
 
     async def run(self) -> None:
         """Work until cancelled. Raising means failure; the supervisor restarts the part."""
+
+
+@runtime_checkable
+class ReportsProblem(Protocol):
+    """A part that can be running yet unable to do its job until someone acts (a printer that refused
+    our certificate check or access code): it says why, and the gateway is then degraded."""
+
+    def problem(self) -> str | None:
+        """Why the part cannot work (``None``: it can)."""
 
 
 class PartState(StrEnum):
@@ -49,6 +58,13 @@ class PartHealth:
     restarts: int = 0
     last_error: str | None = None
     next_restart_in_s: float | None = None
+    problem: str | None = None
+    """A running part's own reason it cannot work (see :class:`ReportsProblem`)."""
+
+    @property
+    def up(self) -> bool:
+        """Running and able to do its job."""
+        return self.state == PartState.RUNNING and self.problem is None
 
 
 def restart_delay_s(failures_in_a_row: int, *, initial_s: float, max_s: float, rng: Callable[[], float]) -> float:
@@ -88,6 +104,9 @@ class Supervisor:
         self._health[part.name] = PartHealth(name=part.name, since=self._clock())
 
     def health(self) -> list[PartHealth]:
+        for part in self._parts:
+            if isinstance(part, ReportsProblem):
+                self._health[part.name].problem = part.problem()
         return [self._health[p.name] for p in self._parts]
 
     def start(self) -> None:

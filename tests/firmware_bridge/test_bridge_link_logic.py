@@ -13,6 +13,7 @@ from firmware_bridge.link_logic import (
     RetryAction,
     RetrySchedule,
     SeqCounter,
+    uptime_fell_behind,
     uptime_went_back,
     zone_faults,
 )
@@ -168,3 +169,11 @@ def test_every_zone_is_faulted_unless_up_with_healthy_telemetry() -> None:
     assert zone_faults(LinkState.UP, healthy, 3) == (False, False, False)
     assert zone_faults(LinkState.UP, _tel((200.0, SensorFailure.OPEN, 1.0)), 3) == (False, True, False)
     assert zone_faults(LinkState.UP, _tel((200.0, 1.0, 1.0), Fault.ESTOP), 3) == (True, True, True)
+
+
+def test_an_uptime_that_fell_behind_the_time_since_is_a_restart() -> None:
+    assert not uptime_fell_behind(5_000, 300, 5_310), "a live board (clock a little fast)"
+    assert not uptime_fell_behind(5_000, 300, 5_280), "a live board (clock a little slow)"
+    assert uptime_fell_behind(5_000, 300, 250), "restarted 250 ms ago"
+    assert uptime_fell_behind(200, 400, 350), "even a young board: 350 < 200 + 400 / 2"
+    assert not uptime_fell_behind(2**32 - 10, 300, 290), "the 32-bit wrap"

@@ -464,3 +464,23 @@ def test_a_frozen_reading_between_lost_frames_is_not_judged_as_a_failed_heat_up(
     now += PERIOD_S
     v = sup.step(SupervisorInput([ZoneInput(temp + 9.0, now, 200.0)], link_up=True), now)
     assert v.faults == (), "the next sample shows the rise"
+
+
+def test_a_reset_never_clears_a_fault_latched_after_the_last_period(bench: Bench) -> None:
+    """A BOOT latched between a period and a reset: the last input still shows the link up, so judging
+    the fault against it would clear it unseen."""
+    bench.step()
+    bench.sup.trip(FaultCode.CONTROLLER_RESET, bench.now_s + 0.05, 0, "controller restarted")
+    result = bench.sup.reset(bench.now_s + 0.06)
+    assert result.cleared == ()
+    assert [r for _, r in result.refused] == ["latched after the last control period; reset again"]
+    bench.step()
+    assert [f.code for f in bench.sup.reset(bench.now_s).cleared] == [FaultCode.CONTROLLER_RESET]
+
+
+def test_each_different_controller_fault_is_latched_once(bench: Bench) -> None:
+    first = bench.sup.trip(FaultCode.CONTROLLER_FAULT, bench.now_s, 0, "sensor on zone 0", "sensor")
+    second = bench.sup.trip(FaultCode.CONTROLLER_FAULT, bench.now_s, 0, "brownout on zone 0", "brownout")
+    again = bench.sup.trip(FaultCode.CONTROLLER_FAULT, bench.now_s, 0, "sensor on zone 0", "sensor")
+    assert first is not None and second is not None and again is None
+    assert len(bench.sup.faults) == 2
