@@ -158,11 +158,13 @@ class Gateway:
         metrics.uptime.set(time.monotonic() - self.started_monotonic)
         metrics.loop_lag.set(self.loop_monitor.last_lag_s)
         for part in self.supervisor.health():
-            metrics.part_up.labels(part.name).set(1 if part.state == PartState.RUNNING else 0)
+            metrics.part_up.labels(part.name).set(1 if part.up else 0)
             metrics.part_restarts.labels(part.name).set(part.restarts)
+        if self.printers is not None:
+            self.printers.export_link_states(metrics.printer_link_state)
 
     def degraded(self) -> bool:
-        return any(p.state == PartState.FAILED for p in self.supervisor.health())
+        return any(p.state == PartState.FAILED or p.problem is not None for p in self.supervisor.health())
 
     def status(self) -> StatusResponse:
         parts = [_part_status(h) for h in self.supervisor.health()]
@@ -195,9 +197,10 @@ class Gateway:
 
 
 def _part_status(health: PartHealth) -> PartStatus:
+    problem = health.problem if health.state == PartState.RUNNING else None
     return PartStatus(
-        name=health.name, state=str(health.state), since=health.since, restarts=health.restarts,
-        last_error=health.last_error, next_restart_in_s=health.next_restart_in_s,
+        name=health.name, state="degraded" if problem else str(health.state), since=health.since,
+        restarts=health.restarts, last_error=problem or health.last_error, next_restart_in_s=health.next_restart_in_s,
     )
 
 

@@ -41,6 +41,10 @@ class GatewayMetrics:
         self.audit_failures = Counter("gateway_audit_write_failures", "Audit entries that could not be written.", registry=r)
         self.part_up = Gauge("gateway_part_up", "1 while a part runs, 0 while it is failed or stopped.", ["part"], registry=r)
         self.part_restarts = Gauge("gateway_part_restarts", "Restarts of a part since start-up.", ["part"], registry=r)
+        self.printer_link_state = Gauge(
+            "gateway_printer_link_state", "1 for the state each printer's link is in (connecting, online, offline, "
+            "auth_failed, tls_refused, not_configured), 0 for the others.", ["printer", "state"], registry=r,
+        )
         self.loop_lag = Gauge("gateway_event_loop_lag_seconds", "Last measured event-loop lag.", registry=r)
         self.uptime = Gauge("gateway_uptime_seconds", "Seconds since the gateway started.", registry=r)
 

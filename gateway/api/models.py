@@ -40,7 +40,8 @@ class HealthResponse(ResponseBody):
 
 class PartStatus(ResponseBody):
     name: str
-    state: str = Field(description="starting, running, failed (restart pending), stopped, or a part's own state.")
+    state: str = Field(description="starting, running, failed (restart pending), stopped, or degraded (running but "
+                                   "unable to work until someone acts; last_error says why).")
     since: float = Field(description="Unix time of the last state change.")
     restarts: int = 0
     last_error: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -10,7 +10,9 @@ from gateway.api.json import model_response
 from gateway.api.printer_models import (
     CommandAccepted,
     CommandResult,
+    ErrorView,
     LightCommand,
+    LightView,
     PrinterCommandRequest,
     PrinterList,
     PrinterView,
@@ -21,21 +23,32 @@ from gateway.http.errors import ApiError
 from gateway.http.keys import AUDIT_NOTE, PRINCIPAL, AuditNote
 from gateway.http.routes import Route
 from gateway.http.validation import read_body
-from gateway.printers import commands
+from gateway.printers import commands, hms
 from gateway.printers.commands import BuiltCommand, CommandName
 from gateway.printers.config import PrinterConfig
-from gateway.printers.manager import PrinterEntry, PrinterManager, PrinterOffline, UnknownPrinter
+from gateway.printers.manager import (
+    PrinterEntry,
+    PrinterManager,
+    PrinterOffline,
+    UnknownPrinter,
+)
 from gateway.printers.state import CommandRecord
 
 
-def printer_view(entry: PrinterEntry) -> PrinterView:
+def printer_view(entry: PrinterEntry, catalogue: Mapping[str, str]) -> PrinterView:
     state, reading = entry.state, entry.state.reading
+    age = state.data_age_s
+    decoded = [d for d in (hms.decode(code, catalogue) for code in reading.errors) if d is not None]
     return PrinterView(
         serial=entry.config.serial, name=entry.config.label, online=state.online, link=str(state.link),
-        link_message=state.link_message, gcode_state=reading.gcode_state, progress=reading.progress,
+        link_message=state.link_message, link_reason=state.reason,
+        data_age_s=None if age is None else round(age, 1), commands_available=state.online and entry.driver is not None,
+        gcode_state=reading.gcode_state, progress=reading.progress,
         layer=reading.layer, total_layers=reading.total_layers, remaining_min=reading.remaining_min,
         nozzle_c=reading.nozzle_c, nozzle_target_c=reading.nozzle_target_c, bed_c=reading.bed_c,
         bed_target_c=reading.bed_target_c, chamber_c=reading.chamber_c, errors=list(reading.errors),
+        error_details=[ErrorView(**vars(d)) for d in decoded],  # type: ignore[arg-type]
+        lights=[LightView(node=node, mode=mode) for node, mode in reading.lights],
         ams_trays=list(reading.ams_trays), updated_at=state.updated_at, reports=state.reports,
         dropped=dict(state.dropped), connects=state.connects, full_reports=state.full_reports,
         commands=[command_result(record) for record in state.commands],
@@ -43,7 +56,7 @@ def printer_view(entry: PrinterEntry) -> PrinterView:
 
 
 def printer_list(manager: PrinterManager) -> PrinterList:
-    return PrinterList(printers=[printer_view(entry) for entry in manager.entries()])
+    return PrinterList(printers=[printer_view(entry, manager.catalogue) for entry in manager.entries()])
 
 
 def command_result(record: CommandRecord) -> CommandResult:
@@ -80,7 +93,7 @@ class PrinterHandlers:
         return model_response(printer_list(self._manager))
 
     async def get_printer(self, request: web.Request) -> web.Response:
-        return model_response(printer_view(self._entry(request)))
+        return model_response(printer_view(self._entry(request), self._manager.catalogue))
 
     async def command(self, request: web.Request) -> web.Response:
         entry = self._entry(request)
@@ -90,6 +103,7 @@ class PrinterHandlers:
         body = await read_body(request, PrinterCommandRequest)
         name = body.root.command
         note.details["command"] = name
+        note.details["requested"] = body.root.model_dump(mode="json", exclude={"command"})  # kept when refused
         principal = request[PRINCIPAL]
         if not role_allows(principal.role, PRINTER_COMMAND_PERMISSIONS[name]):
             raise ApiError(403, "forbidden", f"role '{principal.role}' may not send '{name}' to a printer")

@@ -22,6 +22,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     commands.add_parser("list", help="configured printers, their trust mode and whether a code is set")
     pin = commands.add_parser("pin", help="connect once, show the certificate's SHA-256 and CN, store the pin")
     pin.add_argument("serial")
+    pin.add_argument("--force", action="store_true",
+                     help="store the pin even though the certificate's CN is not the serial (the gateway then "
+                          "expects that CN from this printer)")
     set_code = commands.add_parser("set-code", help="store the LAN access code (read from stdin), encrypted")
     set_code.add_argument("serial")
     finish_subcommands(commands, run)
@@ -61,8 +64,11 @@ async def _run(args: argparse.Namespace, config: GatewayConfig) -> int:
         print(f"printer {printer.serial} at {printer.host}:{printer.port}")
         print(f"  certificate CN:      {peer.common_name}")
         print(f"  SHA-256 fingerprint: {format_fingerprint(peer.sha256)}")
+        if peer.common_name != printer.serial and not args.force:
+            raise CliError(f"the certificate's CN {peer.common_name!r} is not the serial {printer.serial}: this may be "
+                           f"another printer (check the address); nothing stored. Use --force to pin it anyway")
         if peer.common_name != printer.serial:
-            print(f"  WARNING: the CN is not the serial {printer.serial}; check that this is the right printer",
+            print(f"  WARNING: pinned with --force although the CN is not the serial {printer.serial}",
                   file=sys.stderr)
         store.set_pin(printer.serial, peer.sha256, peer.common_name)
         async with local_state(config) as state:

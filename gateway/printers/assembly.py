@@ -7,11 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prometheus_client import Gauge
+
 from gateway.lifecycle.supervisor import Part
 from gateway.printers.config import PrintersSection
 from gateway.printers.credentials import STORE_FILE_NAME, CredentialStore
 from gateway.printers.manager import PrinterManager
 from gateway.printers.simulator.site import SimulatedSite
+from gateway.printers.state import LinkState
 from gateway.secrets.fernet import load_or_create_key
 from gateway.telemetry.sink import TelemetrySink
 
@@ -28,6 +31,12 @@ class PrintersPart:
     @property
     def link_names(self) -> frozenset[str]:
         return frozenset(f"printer:{entry.config.serial}" for entry in self.manager.entries())
+
+    def export_link_states(self, gauge: Gauge) -> None:
+        """Set ``gauge{printer, state}`` to 1 for each printer's link state and 0 for the others."""
+        for entry in self.manager.entries():
+            for link in LinkState:
+                gauge.labels(entry.config.serial, str(link)).set(1 if entry.state.link is link else 0)
 
     def link_detail(self, part_name: str) -> dict[str, object]:
         """What status shows for one printer link: its own state (e.g. auth_failed) and why."""

@@ -2,7 +2,8 @@
 
 Clients choose a command name and, for two commands, a value from a closed set or a number; they never
 supply JSON or G-code. Temperatures are clamped to the printer's configured limits and rounded to whole
-degrees before they are put into the one G-code template.
+degrees before they are put into the one G-code template; `applied` says which of the two happened
+(`clamped`: the limit applied; `rounded`: only the fraction went).
 """
 
 from __future__ import annotations
@@ -80,10 +81,13 @@ def light(sequence_id: str, node: LightNode, on: bool) -> BuiltCommand:
 
 
 def set_temperature(sequence_id: str, heater: Heater, celsius: float, limits: TemperatureLimits) -> BuiltCommand:
-    target = clamp_celsius(celsius, heater_limit(limits, heater))
+    maximum = heater_limit(limits, heater)
+    target = clamp_celsius(celsius, maximum)
     payload = {"print": {"sequence_id": sequence_id, "command": "gcode_line",
                          "param": f"{HEATER_GCODE[heater]} S{target}\n"}}
-    applied = {"heater": str(heater), "requested_c": celsius, "celsius": target, "clamped": target != celsius}
+    clamped = not 0.0 <= celsius <= maximum
+    applied = {"heater": str(heater), "requested_c": celsius, "celsius": target, "clamped": clamped,
+               "rounded": not clamped and target != celsius}
     return BuiltCommand(CommandName.SET_TEMPERATURE, sequence_id, payload, applied)
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from gateway.printers import const
 
@@ -68,6 +75,11 @@ class PrintersSection(_Section):
                                    description="No report for this long: offline, and a full report is requested.")
     reconnect_initial_s: float = Field(const.RECONNECT_INITIAL_S, gt=0, le=600, description="First reconnect delay.")
     reconnect_max_s: float = Field(const.RECONNECT_MAX_S, gt=0, le=3600, description="Cap of the reconnect delay.")
+    hms_catalogue: Path | None = Field(
+        None, description="JSON file of error code -> the vendor's text (codes like 0300_0100_0001_0007 or "
+                          "0300_400C), shown with each printer error; without it errors show module, severity and a "
+                          "link to the vendor's page.",
+    )
     simulated_printers: int = Field(
         0, ge=0, le=10,
         description="Demo only: start a loopback mosquitto (TLS + password file) and this many simulated printers, "

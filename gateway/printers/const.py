@@ -8,7 +8,8 @@ KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 10.0
 
 OFFLINE_AFTER_S = 60.0  # no report for this long: offline, and a full report is requested again
-PUSHALL_RETRY_S = 3.0  # a full report asked for and not received: ask again
+PUSHALL_AFTER_SILENCE_S = 10.0  # no report at all for this long: ask for a full report again
+PUSHALL_BACKOFF_MAX_S = 300.0  # while the silence lasts the wait doubles up to this
 WATCH_INTERVAL_S = 0.5  # how often the driver checks for silence
 RECONNECT_INITIAL_S = 1.0
 RECONNECT_MAX_S = 60.0
@@ -17,8 +18,11 @@ STABLE_SESSION_S = 30.0  # a session that lasted this long resets the back-off
 
 MAX_REPORT_BYTES = 256 * 1024  # larger payloads are dropped unparsed
 MAX_MERGE_DEPTH = 8  # deeper nesting in a report is dropped
-MAX_STATE_BYTES = 1024 * 1024  # merged state above this (as JSON) is reset to the latest report
-STATE_SIZE_CHECK_EVERY = 100  # reports between two size checks of the merged state
+MAX_STATE_KEYS = 2000  # keys (all levels) of one printer's merged state; a report that would pass it is dropped
+MAX_KEY_CHARS = 64  # longer keys in a report are dropped
+MAX_VALUE_CHARS = 512  # longer strings in a report are dropped
+MAX_LIST_ITEMS = 64  # longer lists in a report are dropped
+# Together: one printer's state stays below MAX_STATE_KEYS * (MAX_KEY_CHARS + MAX_VALUE_CHARS), about 1 MB.
 RECENT_COMMANDS_KEPT = 20
 COMMAND_REPLY_TIMEOUT_S = 10.0
 MAX_INBOX_MESSAGES = 1000  # per printer; older messages are dropped by the client's queue
@@ -45,7 +49,7 @@ def report_topic(serial: str) -> str:
 def request_topic(serial: str) -> str:
     return f"device/{serial}/request"
 
-DELTA_REPORT_MSG = 1  # print.msg of a printer's delta push; a full report (pushall's answer) carries 0
+FULL_REPORT_MSG = 0  # print.msg of a full report (pushall's answer, or an X1's periodic push); deltas carry 1
 # A driver numbers its requests from a random start in [BASE, BASE + SPREAD): far from the small
 # counters printers use for their own pushes, and different after every gateway restart.
 SEQUENCE_ID_BASE = 100_000_000

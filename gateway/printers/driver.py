@@ -1,7 +1,7 @@
 """The I/O shell of one printer link: one aiomqtt connection, reports in, commands out.
 
 Connects with TLS (see `trust`), subscribes to the report topic only, asks for a full report on every
-(re)connect and after every silence, and reconnects with jittered back-off. A refused access code or a
+(re)connect and after a silence (with back-off, see `state`), and reconnects with jittered back-off. A refused access code or a
 refused certificate stops the link (no retry storm) with a plain status; a restart of the gateway, or a
 fixed configuration, starts it again.
 """
@@ -27,8 +27,11 @@ from gateway.telemetry.sink import TelemetrySink
 
 log = logging.getLogger(__name__)
 
-# CONNACK codes meaning the access code was refused: MQTT 3.1.1 (4, 5) and their MQTT 5 reason codes.
-BAD_CREDENTIALS_RC = frozenset({4, 5, 134, 135})
+# CONNACK return codes of MQTT 3.1.1 (the protocol of the printer link) that mean the access code was
+# refused, with their names; the MQTT client library may hand them over as the MQTT 5 reason codes
+# 134/135, which are mapped back: the link speaks 3.1.1 and its messages name 3.1.1 codes.
+CONNACK_311_REFUSED = {4: "bad user name or password", 5: "not authorised"}
+MQTT5_TO_311 = {134: 4, 135: 5}
 
 
 class PrinterOffline(Exception):
@@ -40,11 +43,11 @@ def reconnect_delay_s(failures: int, *, initial_s: float, max_s: float, rng: Cal
     return base * (1 + const.RECONNECT_JITTER_FRACTION * (2 * rng() - 1))
 
 
-def _rc_value(exc: aiomqtt.MqttCodeError) -> int | None:
+def connack_311(exc: aiomqtt.MqttCodeError) -> int | None:
+    """The MQTT 3.1.1 CONNACK return code of a refused connection (``None``: not a CONNACK code)."""
     rc = exc.rc
-    if isinstance(rc, ReasonCode):
-        return int(rc.value)
-    return rc if isinstance(rc, int) else None
+    value = int(rc.value) if isinstance(rc, ReasonCode) else rc if isinstance(rc, int) else None
+    return MQTT5_TO_311.get(value, value) if value is not None else None
 
 
 class PrinterDriver:
@@ -79,6 +82,10 @@ class PrinterDriver:
         self.attempts = 0
         self._tls_refusal: str | None = None
 
+    def problem(self) -> str | None:
+        """Degraded while the link is stopped (refused certificate or access code)."""
+        return self.state.problem
+
     def next_sequence_id(self) -> str:
         return str(next(self._sequence))
 
@@ -92,11 +99,12 @@ class PrinterDriver:
                 await self._session()
                 message = "connection closed"
             except aiomqtt.MqttCodeError as exc:
-                if _rc_value(exc) in BAD_CREDENTIALS_RC:
+                code = connack_311(exc)
+                if code in CONNACK_311_REFUSED:
                     await self._stop(LinkState.AUTH_FAILED,
-                                     f"printer refused the access code (CONNACK {_rc_value(exc)}: not authorised); "
-                                     f"not retrying; set the code with `edge-gateway printers set-code "
-                                     f"{self.printer.serial}` and restart")
+                                     f"printer refused the access code (MQTT 3.1.1 CONNACK {code}: "
+                                     f"{CONNACK_311_REFUSED[code]}); not retrying; set the code with "
+                                     f"`edge-gateway printers set-code {self.printer.serial}` and restart")
                 message = f"MQTT error: {exc}"
             except aiomqtt.MqttError as exc:
                 if self._tls_refusal is not None:
@@ -162,16 +170,16 @@ class PrinterDriver:
         while True:
             await asyncio.sleep(const.WATCH_INTERVAL_S)
             was_offline = self.state.link is LinkState.OFFLINE
-            if self.state.check():
-                if self.state.link is LinkState.OFFLINE and not was_offline:
-                    log.warning("printer %s: silent for %.0f s; asking for a full report",
-                                self.printer.serial, self.state.offline_after_s)
+            ask = self.state.check()
+            if self.state.link is LinkState.OFFLINE and not was_offline:
+                log.warning("printer %s: %s", self.printer.serial, self.state.link_message)
                 self._emit(force=True)
+            if ask:
                 await self._ask_full_report(client)
 
     async def _ask_full_report(self, client: aiomqtt.Client) -> None:
         built = commands.pushall(self.next_sequence_id())
-        self.state.asked(built.sequence_id)
+        self.state.asked()
         await self._publish(client, built.payload)
 
     async def _publish(self, client: aiomqtt.Client, payload: dict[str, object]) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from gateway.printers import commands
 from gateway.printers.config import PrinterConfig, PrintersSection
 from gateway.printers.credentials import CredentialError, CredentialStore
 from gateway.printers.driver import PrinterDriver, PrinterOffline
+from gateway.printers.hms import CatalogueError, load_catalogue
 from gateway.printers.state import CommandRecord, LinkState, PrinterState
 from gateway.printers.trust import NoTrustAnchor, client_context
 from gateway.secrets.fernet import SecretError
@@ -34,8 +36,12 @@ class UnknownPrinter(KeyError):
 class IdleLink:
     """The part of a printer that cannot be connected (no access code, no trust anchor): says why, waits."""
 
-    def __init__(self, serial: str) -> None:
+    def __init__(self, serial: str, state: PrinterState) -> None:
         self.name = f"printer:{serial}"
+        self._state = state
+
+    def problem(self) -> str | None:
+        return self._state.problem
 
     async def run(self) -> None:
         await asyncio.Event().wait()
@@ -60,6 +66,7 @@ class PrinterManager:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._entries: dict[str, PrinterEntry] = {}
+        self.catalogue = self._catalogue(section.hms_catalogue)
         for printer in printers:
             state = PrinterState(printer.serial, clock, monotonic, offline_after_s=section.offline_after_s)
             driver = self._driver(printer, state, section, credentials, sink)
@@ -73,6 +80,9 @@ class PrinterManager:
                 raise ValueError("no credential store")
             access_code = credentials.access_code(printer)
             pin = credentials.pin(printer)
+            # A pin from the store carries the CN it was taken with (the serial, or another one pinned
+            # with --force); a pin from the config file expects the serial.
+            pinned_cn = None if printer.pin_sha256 else credentials.get(printer.serial).pin_common_name
             if access_code is None:
                 raise ValueError(f"no access code; set it with `edge-gateway printers set-code {printer.serial}`")
             client_context(printer.serial, ca_file=printer.ca_file, pin_sha256=pin,
@@ -82,14 +92,22 @@ class PrinterManager:
             log.error("printer %s not started: %s", printer.serial, exc)
             return None
         tls = partial(client_context, printer.serial, ca_file=printer.ca_file, pin_sha256=pin,
-                      insecure=printer.insecure_skip_verify)
+                      insecure=printer.insecure_skip_verify, pinned_common_name=pinned_cn)
         return PrinterDriver(printer, state, tls_context=lambda refused: tls(on_refused=refused),
                              access_code=access_code, sink=sink, reconnect_initial_s=section.reconnect_initial_s,
                              reconnect_max_s=section.reconnect_max_s)
 
+    @staticmethod
+    def _catalogue(path: Path | None) -> Mapping[str, str]:
+        try:
+            return load_catalogue(path)
+        except CatalogueError as exc:
+            log.error("HMS catalogue not used (error codes are shown without the vendor's text): %s", exc)
+            return load_catalogue(None)
+
     def parts(self) -> list[PrinterDriver | IdleLink]:
         """One supervised part per printer (an idle one for a printer that cannot be connected)."""
-        return [entry.driver or IdleLink(serial) for serial, entry in self._entries.items()]
+        return [entry.driver or IdleLink(serial, entry.state) for serial, entry in self._entries.items()]
 
     def entries(self) -> list[PrinterEntry]:
         return list(self._entries.values())

@@ -14,6 +14,7 @@ from typing import Any
 U32_MAX = 0xFFFF_FFFF
 U16_MASK = 0xFFFF
 MAX_ERRORS_SHOWN = 64
+MAX_LIGHTS = 8
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class PrinterReading:
     chamber_c: float | None = None
     errors: list[str] = field(default_factory=list)
     ams_trays: list[dict[str, Any]] = field(default_factory=list)
+    lights: list[tuple[str, str]] = field(default_factory=list)
+    """(node, mode) of each light in `lights_report`."""
 
 
 def format_hms(attr: int, code: int) -> str:
@@ -139,4 +142,19 @@ def normalise(state: dict[str, Any]) -> PrinterReading:
         chamber_c=as_float(section.get("chamber_temper")),
         errors=error_codes(section),
         ams_trays=ams_trays(section),
+        lights=lights(section),
     )
+
+
+def lights(print_section: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each reported light: `lights_report` is a list of {node, mode}."""
+    report = print_section.get("lights_report")
+    if not isinstance(report, list):
+        return []
+    found = []
+    for entry in report[:MAX_LIGHTS]:
+        if isinstance(entry, dict):
+            node, mode = as_text(entry.get("node"), 32), as_text(entry.get("mode"), 16)
+            if node is not None and mode is not None:
+                found.append((node, mode))
+    return found

@@ -1,7 +1,14 @@
 """One printer's live state: merged report, link status, counters and recent commands (pure, clocked).
 
 The driver feeds raw MQTT payloads in; malformed ones are counted by reason and dropped. Replies to
-commands (a section with `result`) update the command's record instead of the printer state.
+commands (a section with `result` and our `sequence_id`) update the command's record instead of the
+printer state.
+
+A full report is a `push_status` whose `msg` is 0, whatever its `sequence_id`: printers number their own
+pushes and never echo the id of our `pushall`. The gateway asks for one when it connects, and again only
+after a silence (no report at all for `PUSHALL_AFTER_SILENCE_S`, doubling while the silence lasts).
+Silence is measured from the last report received (or the connection), never from our own requests, so
+asking does not keep a silent printer "online".
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 from gateway.printers import const
 from gateway.printers.merge import merge_report
 from gateway.printers.normalize import PrinterReading, as_int, as_text, normalise
+from gateway.printers.report_check import check_report, count_keys, has_list, key_growth
 
 
 class LinkState(StrEnum):
@@ -27,14 +35,31 @@ class LinkState(StrEnum):
     NOT_CONFIGURED = "not_configured"  # no access code, or no trust anchor: not started
 
 
+LINK_WORDS = {
+    LinkState.CONNECTING: "connecting",
+    LinkState.ONLINE: "reporting",
+    LinkState.OFFLINE: "switched off or unreachable",
+    LinkState.AUTH_FAILED: "wrong access code",
+    LinkState.TLS_REFUSED: "printer certificate refused",
+    LinkState.NOT_CONFIGURED: "not configured",
+}
 STOPPED_STATES = frozenset({LinkState.AUTH_FAILED, LinkState.TLS_REFUSED, LinkState.NOT_CONFIGURED})
+
+
+def is_full_report(message: dict[str, Any]) -> bool:
+    """A printer's full report: `print.command == "push_status"` with `msg == 0` (any sequence id)."""
+    body = message.get("print")
+    return (isinstance(body, dict) and body.get("command") == "push_status"
+            and body.get("msg") == const.FULL_REPORT_MSG and not isinstance(body.get("msg"), bool))
 
 
 class DropReason(StrEnum):
     TOO_LARGE = "too_large"
     NOT_JSON = "not_json"
     NOT_OBJECT = "not_object"
-    STATE_RESET = "state_reset"  # not a dropped report: the merged state outgrew its bound and was reset
+    STATE_FULL = "state_full"  # the report would take the merged state past MAX_STATE_KEYS
+    WRONG_TYPE = "wrong_type"  # a field the gateway reads, of another type (the field is dropped, not the report)
+    OVERSIZED = "oversized"  # a key, string or list above its limit (dropped, not the report)
 
 
 class CommandStatus(StrEnum):
@@ -72,10 +97,15 @@ class PrinterState:
     link_message: str = "not connected yet"
     updated_at: float | None = None
     last_report_mono: float | None = None
-    last_ask_mono: float | None = None  # when a full report was last asked for (None: not connected)
-    pending_pushall: str | None = None  # sequence id of the full report asked for and not yet received
+    connected_mono: float | None = None  # when the current connection was made (None: not connected)
+    last_ask_mono: float | None = None  # when a full report was last asked for
+    awaiting_full_report: bool = False  # a full report was asked for and none has arrived since
+    pushalls_sent: int = 0
+    silence_asks: int = 0  # full reports asked for in the current silence (the back-off doubles per ask)
+    next_silence_ask_mono: float | None = None  # no new ask in this silence before then
     full_reports: int = 0
     reports: int = 0
+    state_keys: int = 0  # keys (all levels) in `merged`
     dropped: Counter[str] = field(default_factory=Counter)
     connects: int = 0
     commands: deque[CommandRecord] = field(default_factory=lambda: deque(maxlen=const.RECENT_COMMANDS_KEPT))
@@ -92,12 +122,14 @@ class PrinterState:
         """A new connection: the state is stale until the full report asked for arrives."""
         self.connects += 1
         self.last_report_mono = None
-        self.last_ask_mono = self.monotonic()
+        self.connected_mono = self.monotonic()
+        self.silence_asks, self.next_silence_ask_mono = 0, None
         self.set_link(LinkState.CONNECTING, "connected; waiting for the full report")
 
-    def asked(self, sequence_id: str) -> None:
-        """A full report (pushall) was just requested with this sequence id."""
-        self.pending_pushall = sequence_id
+    def asked(self) -> None:
+        """A full report (pushall) was just requested."""
+        self.awaiting_full_report = True
+        self.pushalls_sent += 1
         self.last_ask_mono = self.monotonic()
 
     def feed(self, payload: bytes) -> bool:
@@ -111,30 +143,37 @@ class PrinterState:
         if not isinstance(message, dict):
             return self._drop(DropReason.NOT_OBJECT)
         self.last_report_mono = self.monotonic()
+        self.silence_asks, self.next_silence_ask_mono = 0, None
         self.reports += 1
-        if self.pending_pushall is not None and self._answers_pushall(message):
-            self.pending_pushall = None
+        if is_full_report(message):
+            self.awaiting_full_report = False
             self.full_reports += 1
-        if not self._take_replies(message):
-            self.merged = merge_report(self.merged, message)
-            if self.reports % const.STATE_SIZE_CHECK_EVERY == 0 and self._state_too_large():
-                self.merged = merge_report({}, message)  # keys piling up: start again from this report
-                self.dropped[DropReason.STATE_RESET] += 1
-            self.reading = normalise(self.merged)
-            self.updated_at = self.clock()
+            self._full_report_answers_pushall()
         if self.link is not LinkState.ONLINE:
-            self.set_link(LinkState.ONLINE, "reporting")
+            self.set_link(LinkState.ONLINE, "reporting")  # it spoke, whatever we make of what it said
+        return self._take_replies(message) or self._merge(message)
+
+    def _full_report_answers_pushall(self) -> None:
+        """A `pushall` sent as a command is answered by the next full report (it carries no id of ours)."""
+        for record in self.commands:
+            if record.status is CommandStatus.SENT and record.section == "pushing":
+                self._answer(record, "success", None, None)
+
+    def _merge(self, message: dict[str, Any]) -> bool:
+        """Merge a report within the bounds (see `report_check`); False when it was dropped."""
+        checked = check_report(message)
+        for reason, count in ((DropReason.WRONG_TYPE, checked.wrong_type), (DropReason.OVERSIZED, checked.oversized)):
+            if count:
+                self.dropped[reason] += count
+        merged = merge_report(self.merged, checked.report)
+        # Lists may merge item by item (AMS trays): then count exactly; otherwise walk the report only.
+        keys = count_keys(merged) if has_list(checked.report) else self.state_keys + key_growth(self.merged, checked.report)
+        if keys > const.MAX_STATE_KEYS:
+            return self._drop(DropReason.STATE_FULL)
+        self.merged, self.state_keys = merged, keys
+        self.reading = normalise(self.merged)
+        self.updated_at = self.clock()
         return True
-
-    def _answers_pushall(self, message: dict[str, Any]) -> bool:
-        """The full report asked for: our sequence id, and not a delta push (`msg: 1`), whose ids come
-        from the printer's own counter and may equal ours by chance."""
-        body = message.get("print")
-        return (isinstance(body, dict) and str(body.get("sequence_id")) == self.pending_pushall
-                and body.get("msg") != const.DELTA_REPORT_MSG)
-
-    def _state_too_large(self) -> bool:
-        return len(json.dumps(self.merged, separators=(",", ":"))) > const.MAX_STATE_BYTES
 
     def _drop(self, reason: DropReason) -> bool:
         self.dropped[reason] += 1
@@ -149,10 +188,7 @@ class PrinterState:
                 continue
             sequence_id = body.get("sequence_id")
             record = self._pending(str(sequence_id)) if sequence_id is not None else None
-            if record is not None and record.section == "pushing":
-                self._answer(record, "success", None, None)  # the full report is pushall's answer
-                only_replies = False
-            elif record is not None and "result" in body and body.get("command") == record.printer_command:
+            if record is not None and "result" in body and body.get("command") == record.printer_command:
                 self._answer(record, as_text(body.get("result"), 32), as_int(body.get("err_code")),
                              as_text(body.get("reason"), 200))
             else:
@@ -180,24 +216,48 @@ class PrinterState:
         self.commands.append(record)
 
     def disconnected(self, link: LinkState, message: str) -> None:
-        self.last_ask_mono = None
-        self.pending_pushall = None
+        self.connected_mono = None
+        self.awaiting_full_report = False
         self.set_link(link, message)
+
+    @property
+    def silent_for_s(self) -> float | None:
+        """Seconds since the last report (or the connection, before the first); None when not connected."""
+        if self.connected_mono is None:
+            return None
+        return self.monotonic() - (self.last_report_mono or self.connected_mono)
+
+    @property
+    def data_age_s(self) -> float | None:
+        """Seconds since the state was last updated by a report; None before the first one."""
+        return None if self.updated_at is None else max(self.clock() - self.updated_at, 0.0)
+
+    @property
+    def reason(self) -> str:
+        """The link state in plain words, for the page and status."""
+        return LINK_WORDS[self.link]
+
+    @property
+    def problem(self) -> str | None:
+        """Why this printer cannot work until someone acts (its link is stopped), else None."""
+        return f"{self.link}: {self.link_message}" if self.link in STOPPED_STATES else None
 
     def check(self) -> bool:
         """Time out commands; after a silence mark offline. True: ask for a full report now."""
-        now = self.monotonic()
         for record in self.commands:
             if record.status is CommandStatus.SENT and self.clock() - record.sent_at > const.COMMAND_REPLY_TIMEOUT_S:
                 record.status = CommandStatus.TIMEOUT
-        if self.last_ask_mono is None:  # not connected
+        silent = self.silent_for_s
+        if silent is None:  # not connected
             return False
-        if (self.pending_pushall is not None and self.link is not LinkState.OFFLINE
-                and now - self.last_ask_mono >= const.PUSHALL_RETRY_S):
-            return True  # the full report asked for did not come: ask again
-        last_heard = max(self.last_ask_mono, self.last_report_mono or self.last_ask_mono)
-        if now - last_heard < self.offline_after_s:
+        if silent >= self.offline_after_s and self.link is not LinkState.OFFLINE:
+            self.set_link(LinkState.OFFLINE, f"no report for {silent:.0f} s (switched off, asleep or unreachable)")
+        if silent < const.PUSHALL_AFTER_SILENCE_S:
             return False
-        if self.link is not LinkState.OFFLINE:
-            self.set_link(LinkState.OFFLINE, f"no report for {self.offline_after_s:.0f} s; full report requested")
+        now = self.monotonic()
+        if self.next_silence_ask_mono is not None and now < self.next_silence_ask_mono:
+            return False
+        self.silence_asks += 1
+        wait = min(const.PUSHALL_AFTER_SILENCE_S * 2 ** self.silence_asks, const.PUSHALL_BACKOFF_MAX_S)
+        self.next_silence_ask_mono = now + wait
         return True

@@ -8,9 +8,11 @@ whose certificate does not match is refused with `TrustError`, which says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,22 +78,34 @@ def _checking_socket_class(expect: Expectation, on_refused: Callable[[str], None
                 super().do_handshake(block)
             except ssl.SSLCertVerificationError as exc:
                 on_refused(f"certificate not trusted by the configured CA ({exc.verify_message})")
+                self._close_now()
                 raise
             reason = expect.problem(self.getpeercert(binary_form=True))
             if reason is not None:
                 on_refused(reason)
+                self._close_now()
                 raise TrustError(reason)
+
+        def _close_now(self) -> None:
+            """Close the TCP connection of a refused handshake at once (the client may keep the object)."""
+            with contextlib.suppress(OSError):
+                self.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self.close()
 
     return CheckingSSLSocket
 
 
 def client_context(
     serial: str, *, ca_file: Path | None, pin_sha256: str | None, insecure: bool,
-    on_refused: Callable[[str], None] = lambda reason: None,
+    on_refused: Callable[[str], None] = lambda reason: None, pinned_common_name: str | None = None,
 ) -> ssl.SSLContext:
     """The TLS context for one printer. Raises NoTrustAnchor when nothing could verify the printer.
 
     `on_refused` is told why a handshake was refused (the MQTT client reports only a generic error).
+    A pin is checked together with the CN: the serial, or the CN stored with a pin forced onto a
+    certificate whose CN is not the serial (`printers pin --force`). A refused handshake closes the
+    socket at once (a printer accepts very few clients).
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -102,7 +116,7 @@ def client_context(
         expect = Expectation(common_name=serial, pin_sha256=pin_sha256)
     elif pin_sha256 is not None:
         context.verify_mode = ssl.CERT_NONE  # self-signed printer certificates: the pin is the trust
-        expect = Expectation(common_name=None, pin_sha256=pin_sha256)
+        expect = Expectation(common_name=pinned_common_name or serial, pin_sha256=pin_sha256)
     elif insecure:
         context.verify_mode = ssl.CERT_NONE
         log.warning("printer %s: insecure_skip_verify is set: its certificate is NOT verified "

@@ -123,7 +123,8 @@ async def test_nobody_can_send_raw_gcode_or_json(site: Site) -> None:
 async def test_temperature_is_clamped_to_the_printers_limits(site: Site) -> None:
     reply = await site.send("admin", {"command": "set_temperature", "heater": "nozzle", "celsius": 999})
     assert reply.status == 202
-    assert reply.json()["applied"] == {"heater": "nozzle", "requested_c": 999.0, "celsius": 260, "clamped": True}
+    assert reply.json()["applied"] == {"heater": "nozzle", "requested_c": 999.0, "celsius": 260, "clamped": True,
+                                       "rounded": False}
     await eventually(lambda: _target(site, 260.0))
     assert site.sim.model.nozzle_target_c == 260.0
     reply = await site.send("admin", {"command": "set_temperature", "heater": "bed", "celsius": 1e308})

@@ -79,3 +79,19 @@ def test_cli_refusals(tmp_path: Path, printer_broker: Mosquitto, monkeypatch: py
     closed.write_text(config_file.read_text().replace(f"port = {printer_broker_port}", "port = 1"))
     assert main(["printers", "pin", PRINTER_SERIAL, "--config", str(closed)]) == 1
     assert "could not read the certificate" in capsys.readouterr().err
+
+
+def test_pin_refuses_a_certificate_of_another_serial_unless_forced(
+    tmp_path: Path, printer_broker: Mosquitto, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = "01S00C000000009"  # the broker's certificate says PRINTER_SERIAL: another printer answers here
+    config_file = write_config(tmp_path, printer_broker)
+    config_file.write_text(config_file.read_text().replace(PRINTER_SERIAL, other))
+    assert main(["printers", "pin", other, "--config", str(config_file)]) == 1
+    err = capsys.readouterr().err
+    assert f"CN '{PRINTER_SERIAL}' is not the serial {other}" in err and "nothing stored" in err
+    assert not (tmp_path / "state" / "printers.json").exists()
+    assert main(["printers", "pin", other, "--force", "--config", str(config_file)]) == 0
+    assert "pinned with --force" in capsys.readouterr().err
+    stored = json.loads((tmp_path / "state" / "printers.json").read_text())[other]
+    assert stored["pin_common_name"] == PRINTER_SERIAL

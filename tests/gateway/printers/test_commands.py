@@ -33,9 +33,14 @@ def test_light() -> None:
 def test_temperature_is_clamped_to_the_limits() -> None:
     built = commands.set_temperature("4", Heater.NOZZLE, 400.0, LIMITS)
     assert built.payload == {"print": {"sequence_id": "4", "command": "gcode_line", "param": "M104 S280\n"}}
-    assert built.applied == {"heater": "nozzle", "requested_c": 400.0, "celsius": 280, "clamped": True}
+    assert built.applied == {"heater": "nozzle", "requested_c": 400.0, "celsius": 280, "clamped": True,
+                             "rounded": False}
     assert commands.set_temperature("5", Heater.BED, -20, LIMITS).payload["print"]["param"] == "M140 S0\n"
-    assert commands.set_temperature("6", Heater.BED, 59.6, LIMITS).payload["print"]["param"] == "M140 S60\n"
+    rounded = commands.set_temperature("6", Heater.BED, 59.6, LIMITS)
+    assert rounded.payload["print"]["param"] == "M140 S60\n"
+    assert rounded.applied["clamped"] is False and rounded.applied["rounded"] is True, "only the fraction went"
+    exact = commands.set_temperature("7", Heater.BED, 60, LIMITS).applied
+    assert exact["clamped"] is False and exact["rounded"] is False
 
 
 def test_non_finite_temperatures_are_refused() -> None:

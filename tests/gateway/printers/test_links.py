@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
+import ssl
 import time
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 
 from gateway.factory import Gateway
 from gateway.printers.simulator.broker import Mosquitto
+from gateway.printers.trust import client_context
 from tests.gateway.printers.conftest import GatewayFactory, SimulatorFactory, eventually, printer_entry
 from tests.support.gateway import ApiClient, issue
 from tests.support.mosquitto import ACCESS_CODE, PRINTER_SERIAL, BrokerCerts
@@ -100,6 +104,18 @@ async def test_wrong_access_code_cn_and_pin_are_refused_once_with_a_clear_status
     text = json.dumps(await printer(gateway))
     assert "wrong-code" not in text and "wrong-code" not in caplog.text and ACCESS_CODE not in caplog.text
     assert "not authorised" in caplog.text  # the refusal itself is logged plainly
+    assert "MQTT 3.1.1 CONNACK 5: not authorised" in bad_code["link_message"], "named as the link's protocol"
+    assert "135" not in bad_code["link_message"]
+    status = gateway.status()
+    assert status.state == "degraded"
+    for serial, words in ((PRINTER_SERIAL, "access code"), (OTHER_SERIAL, "CN is"), ("01S00C888888888", "pin")):
+        part = next(p for p in status.parts if p.name == f"printer:{serial}")
+        assert part.state == "degraded" and part.last_error is not None and words in part.last_error, part
+    metrics = gateway.context.metrics.render().decode()
+    for serial, link in ((PRINTER_SERIAL, "auth_failed"), (OTHER_SERIAL, "tls_refused")):
+        assert f'gateway_part_up{{part="printer:{serial}"}} 0.0' in metrics
+        assert f'gateway_printer_link_state{{printer="{serial}",state="{link}"}} 1.0' in metrics
+        assert f'gateway_printer_link_state{{printer="{serial}",state="online"}} 0.0' in metrics
 
 
 async def test_broker_restart_reconnects_and_state_is_fresh_within_10_s(
@@ -191,3 +207,49 @@ async def test_a_printer_that_drops_off_the_network_comes_back(
     await eventually(lambda: _where(gateway, lambda s: s["link"] == "offline"))
     await eventually(lambda: _online(gateway))
     assert (await printer(gateway))["connects"] == 1  # the gateway's own link never dropped
+
+
+async def test_a_refused_certificate_closes_the_connection_at_once(broker_certs: BrokerCerts) -> None:
+    """A printer accepts very few clients: a connection whose certificate we refused must not linger."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(broker_certs.files.cert_file, broker_certs.files.key_file)
+    closed = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await reader.read()  # returns at EOF: the client closed its side
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    refused: list[str] = []
+    context = client_context(OTHER_SERIAL, ca_file=broker_certs.ca_file, pin_sha256=None, insecure=False,
+                             on_refused=refused.append)
+    kept: list[socket.socket] = []
+
+    def connect() -> None:  # as the MQTT client does: wrap, then shake hands, keeping the socket object
+        tls = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                                  do_handshake_on_connect=False)
+        kept.append(tls)
+        tls.do_handshake()
+
+    try:
+        with pytest.raises(ssl.SSLError):
+            await asyncio.to_thread(connect)
+        async with asyncio.timeout(2.0):
+            await closed.wait()
+        assert refused and "expected the serial" in refused[0]
+    finally:
+        for raw in kept:
+            raw.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_pin_checks_the_cn_too(broker_certs: BrokerCerts) -> None:
+    from gateway.printers.trust import Expectation
+
+    der = ssl.PEM_cert_to_DER_cert(broker_certs.files.cert_file.read_text())
+    assert Expectation(OTHER_SERIAL, broker_certs.sha256).problem(der) is not None, "right pin, CN of another"
+    assert Expectation(PRINTER_SERIAL, broker_certs.sha256).problem(der) is None

@@ -97,3 +97,20 @@ def test_merge_never_fails_and_keeps_untouched_keys(state: dict[str, Any], repor
 def test_merging_a_report_twice_changes_nothing_more(report: dict[str, Any]) -> None:
     once = merge_report({}, report)
     assert merge_report(once, report) == once
+
+
+_scalars = st.one_of(st.integers(-5, 5), st.text(max_size=3), st.none())
+_trees = st.recursive(_scalars, lambda children: st.one_of(
+    st.dictionaries(st.sampled_from(["a", "b", "c", "ams", "tray", "id"]), children, max_size=3),
+    st.lists(children, max_size=3)), max_leaves=12)
+
+
+@given(st.dictionaries(st.sampled_from(["print", "x"]), _trees, max_size=2),
+       st.dictionaries(st.sampled_from(["print", "x"]), _trees, max_size=2))
+@settings(max_examples=300)
+def test_key_accounting_matches_the_merged_state(state: dict[str, Any], report: dict[str, Any]) -> None:
+    from gateway.printers.report_check import count_keys, has_list, key_growth
+
+    merged = merge_report(state, report)
+    if not has_list(report):
+        assert count_keys(state) + key_growth(state, report) == count_keys(merged)
