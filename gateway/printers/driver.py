@@ -123,13 +123,20 @@ class PrinterDriver:
             self.state.disconnected(LinkState.OFFLINE, f"{message}; reconnecting in {delay:.1f} s")
             self._emit(force=True)
             log.warning("printer %s: %s; reconnecting in %.1f s", self.printer.serial, message, delay)
-            await asyncio.sleep(delay)
+            await asyncio.gather(asyncio.sleep(delay), self._flush_pending())
 
     async def _stop(self, link: LinkState, message: str) -> None:
         self.state.disconnected(link, message)
         self._emit(force=True)
         log.error("printer %s: %s", self.printer.serial, message)
+        await self._flush_pending()
         await asyncio.Event().wait()  # stays stopped until the gateway is restarted
+
+    async def _flush_pending(self) -> None:
+        """Record a change held back by the sample interval once the interval has passed."""
+        if self._throttle.pending:
+            await asyncio.sleep(self._throttle.wait_s(self.state.monotonic()))
+            self._emit()
 
     def _refused(self, reason: str) -> None:
         self._tls_refusal = reason
@@ -171,6 +178,8 @@ class PrinterDriver:
             await asyncio.sleep(const.WATCH_INTERVAL_S)
             was_offline = self.state.link is LinkState.OFFLINE
             ask = self.state.check()
+            if self._throttle.pending:
+                self._emit()
             if self.state.link is LinkState.OFFLINE and not was_offline:
                 log.warning("printer %s: %s", self.printer.serial, self.state.link_message)
                 self._emit(force=True)

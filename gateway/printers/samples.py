@@ -34,14 +34,23 @@ def samples_of(serial: str, reading: PrinterReading, online: bool, ts: float) ->
 
 
 class Throttle:
-    """True at most once per `interval_s` (monotonic seconds), and always for a forced event."""
+    """At most once per `interval_s` (monotonic seconds). A change that must be recorded (online ->
+    offline) and comes too early is kept `pending` and is due as soon as the interval has passed."""
 
     def __init__(self, interval_s: float) -> None:
         self._interval_s = interval_s
         self._last: float | None = None
+        self.pending = False
 
     def due(self, now: float, *, force: bool = False) -> bool:
-        if force or self._last is None or now - self._last >= self._interval_s:
+        if self._last is None or now - self._last >= self._interval_s:
             self._last = now
+            self.pending = False
             return True
+        if force:
+            self.pending = True
         return False
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until the next sample batch may go out."""
+        return 0.0 if self._last is None else max(self._last + self._interval_s - now, 0.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from gateway.printers.assembly import credential_store
 from gateway.printers.config import PrinterConfig, PrintersSection
 from gateway.printers.manager import PrinterManager
@@ -45,3 +47,14 @@ async def test_samples_go_to_the_sink(tmp_path: Path, printer_broker: Mosquitto,
 
 async def _async(value: bool) -> bool:
     return value
+
+
+def test_at_most_one_batch_per_interval_even_when_forced_and_the_forced_change_is_kept() -> None:
+    from gateway.printers.samples import Throttle
+
+    throttle = Throttle(1.0)
+    assert throttle.due(10.0)
+    assert not throttle.due(10.2) and not throttle.pending
+    assert not throttle.due(10.4, force=True) and throttle.pending, "too early even when forced: kept"
+    assert throttle.wait_s(10.4) == pytest.approx(0.6)
+    assert throttle.due(11.0) and not throttle.pending
