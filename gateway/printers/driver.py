@@ -166,6 +166,8 @@ class PrinterDriver:
             payload = str(payload).encode()
         if self.state.feed(bytes(payload)):
             self._emit()
+        else:  # a flood of these is written once per interval with a count (gateway.logs.RepeatFilter)
+            log.warning("printer %s: report dropped (%s)", self.printer.serial, self.state.last_drop)
 
     def _emit(self, *, force: bool = False) -> None:
         if not self._throttle.due(self.state.monotonic(), force=force):

@@ -106,6 +106,7 @@ class PrinterState:
     full_reports: int = 0
     reports: int = 0
     state_keys: int = 0  # keys (all levels) in `merged`
+    last_drop: DropReason | None = None  # why the last dropped report was dropped
     dropped: Counter[str] = field(default_factory=Counter)
     connects: int = 0
     commands: deque[CommandRecord] = field(default_factory=lambda: deque(maxlen=const.RECENT_COMMANDS_KEPT))
@@ -177,6 +178,7 @@ class PrinterState:
 
     def _drop(self, reason: DropReason) -> bool:
         self.dropped[reason] += 1
+        self.last_drop = reason
         return False
 
     def _take_replies(self, message: dict[str, Any]) -> bool:
