@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,13 +57,16 @@ def build_printers(
     """The manager and its supervised parts (the demo's simulated site first, then one link per printer)."""
     printers = list(section.printers)
     parts: list[Part] = []
+    waits: dict[str, Callable[[], Awaitable[object]]] = {}
     if printers or section.simulated_printers:
         credentials = credential_store(state_dir, key_file)
         if section.simulated_printers:
             site, simulated = SimulatedSite.prepare(state_dir, section.simulated_printers, credentials)
             parts.append(site)
             printers += simulated
+            waits = {printer.serial: site.broker_up.wait for printer in simulated}
     else:
         credentials = None  # no printers: no key file is created
-    manager = PrinterManager(section, printers, credentials, sink, clock=clock, monotonic=monotonic)
+    manager = PrinterManager(section, printers, credentials, sink, clock=clock, monotonic=monotonic,
+                             wait_before_connect=waits)
     return PrintersPart(manager, [*parts, *manager.parts()])

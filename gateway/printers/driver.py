@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import count
 
 import aiomqtt
@@ -65,7 +65,9 @@ class PrinterDriver:
         reconnect_max_s: float = const.RECONNECT_MAX_S,
         rng: Callable[[], float] = random.random,
         client_id: str = "edge-gateway",
+        wait_before_connect: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
+        """``wait_before_connect``: awaited once before the first connection (the demo's broker coming up)."""
         self.name = f"printer:{printer.serial}"
         self.printer = printer
         self.state = state
@@ -81,6 +83,7 @@ class PrinterDriver:
         self._throttle = Throttle(const.TEMPERATURE_SAMPLE_INTERVAL_S)
         self.attempts = 0
         self._tls_refusal: str | None = None
+        self._wait_before_connect = wait_before_connect
 
     def problem(self) -> str | None:
         """Degraded while the link is stopped (refused certificate or access code)."""
@@ -90,6 +93,8 @@ class PrinterDriver:
         return str(next(self._sequence))
 
     async def run(self) -> None:
+        if self._wait_before_connect is not None:
+            await self._wait_before_connect()
         failures = 0
         while True:
             self._tls_refusal = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -64,17 +64,21 @@ class PrinterManager:
         *,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        wait_before_connect: Mapping[str, Callable[[], Awaitable[object]]] | None = None,
     ) -> None:
+        """``wait_before_connect``: per serial, what a link awaits before its first connection."""
         self._entries: dict[str, PrinterEntry] = {}
+        waits = wait_before_connect or {}
         self.catalogue = self._catalogue(section.hms_catalogue)
         for printer in printers:
             state = PrinterState(printer.serial, clock, monotonic, offline_after_s=section.offline_after_s)
-            driver = self._driver(printer, state, section, credentials, sink)
+            driver = self._driver(printer, state, section, credentials, sink, waits.get(printer.serial))
             self._entries[printer.serial] = PrinterEntry(printer, state, driver)
 
     @staticmethod
     def _driver(printer: PrinterConfig, state: PrinterState, section: PrintersSection,
-                credentials: CredentialStore | None, sink: TelemetrySink) -> PrinterDriver | None:
+                credentials: CredentialStore | None, sink: TelemetrySink,
+                wait: Callable[[], Awaitable[object]] | None) -> PrinterDriver | None:
         try:
             if credentials is None:
                 raise ValueError("no credential store")
@@ -95,7 +99,7 @@ class PrinterManager:
                       insecure=printer.insecure_skip_verify, pinned_common_name=pinned_cn)
         return PrinterDriver(printer, state, tls_context=lambda refused: tls(on_refused=refused),
                              access_code=access_code, sink=sink, reconnect_initial_s=section.reconnect_initial_s,
-                             reconnect_max_s=section.reconnect_max_s)
+                             reconnect_max_s=section.reconnect_max_s, wait_before_connect=wait)
 
     @staticmethod
     def _catalogue(path: Path | None) -> Mapping[str, str]:

@@ -241,8 +241,11 @@ class PrinterState:
 
     @property
     def problem(self) -> str | None:
-        """Why this printer cannot work until someone acts (its link is stopped), else None."""
-        return f"{self.link}: {self.link_message}" if self.link in STOPPED_STATES else None
+        """Why this printer does not work now (link stopped, or offline: switched off or unreachable), else
+        None. The part, and the gateway, are degraded meanwhile."""
+        if self.link in STOPPED_STATES or self.link is LinkState.OFFLINE:
+            return f"{self.reason}: {self.link_message}"
+        return None
 
     def check(self) -> bool:
         """Time out commands; after a silence mark offline. True: ask for a full report now."""
@@ -253,7 +256,8 @@ class PrinterState:
         if silent is None:  # not connected
             return False
         if silent >= self.offline_after_s and self.link is not LinkState.OFFLINE:
-            self.set_link(LinkState.OFFLINE, f"no report for {silent:.0f} s (switched off, asleep or unreachable)")
+            self.set_link(LinkState.OFFLINE, f"no report for over {self.offline_after_s:.0f} s "
+                                             "(switched off, asleep or unreachable)")
         if silent < const.PUSHALL_AFTER_SILENCE_S:
             return False
         now = self.monotonic()

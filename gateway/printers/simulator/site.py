@@ -14,7 +14,7 @@ import logging
 import secrets
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -82,6 +82,8 @@ class SimulatedSite:
     password_file: Path
     name: str = "printer-simulators"
     process: subprocess.Popen[bytes] | None = None
+    broker_up: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the broker accepts connections: the printer links wait for it (no refused first try)."""
 
     @classmethod
     def prepare(cls, state_dir: Path, count: int, credentials: CredentialStore) -> tuple[SimulatedSite, list[PrinterConfig]]:
@@ -105,11 +107,12 @@ class SimulatedSite:
         self.broker.spawn()  # from the loop's thread: the broker is tied to this process, not a worker thread
         while not self.broker.listening():
             await asyncio.sleep(BROKER_POLL_S)
+        self.broker_up.set()
         command = [sys.executable, "-m", "gateway.printers.simulator", "--port", str(self.broker.port),
                    "--username", SIMULATOR_USERNAME, "--password-file", str(self.password_file),
                    "--rate-hz", str(SIMULATOR_RATE_HZ)]
         for serial in self.serials:
-            command += ["--serial", serial]
+            command += ["--serial", serial, "--x1", serial]  # named "Simulated X1C": they report like an X1
         if len(self.serials) >= DEMO_FAULTY_INDEX + 1:
             command += ["--hms", self.serials[DEMO_FAULTY_INDEX]]  # so the demo shows a normalised HMS code
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True,

@@ -148,17 +148,70 @@
 
   // ---- rendering ---------------------------------------------------------------------------------
   function render(snapshot) {
-    renderStatus(snapshot.status);
+    renderStatus(snapshot.status, printerList(snapshot.printers));
     renderExtruder(snapshot.extruder, snapshot.ts);
     renderPrinters(snapshot.printers);
   }
 
-  function renderStatus(status) {
+  function printerList(printers) {
+    return Array.isArray(printers) ? printers : (printers && Array.isArray(printers.printers) ? printers.printers : []);
+  }
+
+  // What needs someone's attention: parts the gateway reports degraded or failed (a printer part in words:
+  // its name and why its link is stopped), then printers that are not reporting although their part runs.
+  function problemsOf(status, printers) {
+    const bySerial = new Map(printers.map((p) => [p.serial, p]));
+    const problems = [];
+    const seen = new Set();
+    for (const part of status.parts || []) {
+      if (part.state !== "degraded" && part.state !== "failed") continue;
+      const serial = part.name.startsWith("printer:") ? part.name.slice("printer:".length) : null;
+      const printer = serial === null ? undefined : bySerial.get(serial);
+      if (serial !== null) seen.add(serial);
+      problems.push({
+        what: printer ? `Printer ${printerLabel(printer)}` : (serial !== null ? `Printer ${serial}` : `Part ${part.name}`),
+        reason: printer && printer.link_reason ? printer.link_reason : part.state === "failed" ? "failed, restarting" : "not working",
+        detail: printer && printer.link_message ? printer.link_message : (part.last_error || ""),
+        level: "bad",
+      });
+    }
+    for (const printer of printers) {
+      if (seen.has(printer.serial) || printer.link !== "offline") continue;
+      problems.push({ what: `Printer ${printerLabel(printer)}`, reason: printer.link_reason || "offline",
+        detail: printer.link_message || "", level: "warn" });
+    }
+    return problems;
+  }
+
+  function renderHeader(status, problems) {
+    const grave = problems.filter((p) => p.level === "bad");
+    const reasons = (list) => [...new Set(list.map((p) => p.reason))].join(", ");
+    if (status.state === "ok" && problems.length === 0) {
+      badge($("gw-state"), "all parts running", "ok", "\u2713");
+    } else if (status.state === "ok") {
+      const n = problems.length;
+      badge($("gw-state"), `running; ${n} printer${n === 1 ? "" : "s"} not reporting (${reasons(problems)})`, "warn", "!");
+    } else if (status.state === "degraded") {
+      badge($("gw-state"), grave.length ? `degraded: ${reasons(grave)}` : "degraded", "warn", "!");
+    } else {
+      badge($("gw-state"), status.state || "unknown", "bad", "!");
+    }
+    const box = $("problems");
+    const list = $("problems-list");
+    const key = JSON.stringify(problems);
+    if (list.dataset.key !== key) {
+      list.replaceChildren(...problems.map((p) => el("li", { dataset: { level: p.level } },
+        el("span", { class: "badge", dataset: { level: p.level, icon: p.level === "bad" ? "\u2716" : "!" } }, p.reason),
+        " ", el("b", {}, p.what), p.detail ? el("span", { class: "detail" }, p.detail) : null)));
+      list.dataset.key = key;
+    }
+    show(box, problems.length > 0);
+  }
+
+  function renderStatus(status, printers) {
     if (!status) return;
     $("gw-id").textContent = `Edge gateway ${status.gateway_id || ""}`;
-    const level = status.state === "ok" ? "ok" : status.state === "degraded" ? "warn" : "bad";
-    badge($("gw-state"), status.state === "ok" ? "all parts running" : status.state, level,
-      level === "ok" ? "\u2713" : "!");
+    renderHeader(status, problemsOf(status, printers || []));
     const health = $("health");
     health.replaceChildren();
     const facts = [["Version", status.version], ["Up for", duration(status.uptime_s)],
@@ -319,8 +372,37 @@
     canvas.dataset.summary = JSON.stringify(summary); // what the trend shows, for assistive tools and tests
   }
 
+  // ---- printers ----------------------------------------------------------------------------------
+  // A card says why a printer is down (its link in words), never shows stale values as live (they carry
+  // their age, or are hidden before the first report), disables commands the gateway cannot send, and shows
+  // each error decoded (module, severity, the vendor's text when the site installed a catalogue, a link).
+  const LINK_LEVELS = { online: "ok", connecting: "warn", offline: "warn", auth_failed: "bad", tls_refused: "bad",
+    not_configured: "bad" };
+  const LINK_ICONS = { ok: "\u2713", warn: "!", bad: "\u2716" };
+  const SEVERITY_LEVELS = { fatal: "bad", serious: "bad", common: "warn", info: "unknown" };
+  const GCODE_LEVELS = { RUNNING: "ok", PREPARE: "ok", FINISH: "ok", PAUSE: "warn", FAILED: "bad" };
+  const LIGHT_NAMES = { chamber_light: "Chamber light", work_light: "Work light" }; // the nodes a command may name
+  const LIGHT_LEVELS = { on: "ok", flashing: "warn", off: "unknown" };
+
+  const printerLabel = (p) => p.name || p.serial;
+  const lightName = (node) => LIGHT_NAMES[node] || String(node).replaceAll("_", " ");
+  const capitalised = (text) => text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  const isNumber = (v) => typeof v === "number" && isFinite(v);
+
+  function ago(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return `${s} s`;
+    if (s < 3600) return `${Math.floor(s / 60)} min`;
+    const m = Math.floor((s % 3600) / 60);
+    return `${Math.floor(s / 3600)} h` + (m ? ` ${m} min` : "");
+  }
+
+  function commandsAvailable(p) {
+    return typeof p.commands_available === "boolean" ? p.commands_available : p.online !== false;
+  }
+
   function renderPrinters(printers) {
-    const list = Array.isArray(printers) ? printers : (printers && printers.printers) || [];
+    const list = printerList(printers);
     show($("printers-empty"), list.length === 0);
     const box = $("printers");
     const key = list.map((p) => p.serial).join(",") + "|" + [...permissions].join(",");
@@ -331,36 +413,153 @@
   function printerCard(printer) {
     const card = el("article", { class: "printer", dataset: { serial: printer.serial } },
       el("h3", {}, el("span", { class: "name" }), el("span", { class: "badge state" })),
+      el("p", { class: "link" }, el("span", { class: "badge link-badge" }), el("span", { class: "link-detail" })),
+      el("p", { class: "age" }),
       el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" }, el("div")),
-      el("dl", { class: "facts" }), el("ul", { class: "errors" }));
+      el("dl", { class: "facts" }),
+      el("ul", { class: "errors", "aria-label": "Errors" }),
+      el("ul", { class: "lights", "aria-label": "Lights" }));
     if (can("printers:command")) {
       const command = (label, body) => el("button", { type: "button", onclick: () =>
-        act(`${label} on ${printer.name || printer.serial}`, "POST", `/api/v1/printers/${encodeURIComponent(printer.serial)}/commands`, body) }, label);
-      card.append(el("div", { class: "inline" }, command("Pause", { command: "pause" }), command("Resume", { command: "resume" }),
-        command("Light on", { command: "light", node: "chamber_light", on: true }),
-        command("Light off", { command: "light", node: "chamber_light", on: false })));
+        act(`${label} on ${printerLabel(printer)}`, "POST", commandPath(printer), body) }, label);
+      card.append(el("div", { class: "inline commands" }, command("Pause", { command: "pause" }),
+        command("Resume", { command: "resume" })), el("p", { class: "commands-note", hidden: true }));
     }
     return card;
   }
 
+  const commandPath = (printer) => `/api/v1/printers/${encodeURIComponent(printer.serial)}/commands`;
+
   function updatePrinter(card, p) {
-    card.querySelector(".name").textContent = p.name || p.serial;
-    const online = p.online !== false;
-    const level = !online ? "bad" : (p.errors && p.errors.length) ? "bad" : p.gcode_state === "RUNNING" ? "ok" : "unknown";
-    badge(card.querySelector(".state"), online ? (p.gcode_state || "unknown") : "OFFLINE", level, online ? "" : "\u2716");
-    const progress = typeof p.progress === "number" ? p.progress : 0;
+    const link = p.link || (p.online === false ? "offline" : "online");
+    const online = link === "online" && p.online !== false;
+    const hasData = isNumber(p.data_age_s) || isNumber(p.updated_at);
+    const stale = !online && hasData;
+    const available = commandsAvailable(p);
+    const reason = p.link_reason || link.replaceAll("_", " ");
+    card.dataset.link = link;
+    card.classList.toggle("stale", stale);
+    card.querySelector(".name").textContent = printerLabel(p);
+
+    const details = Array.isArray(p.error_details) ? p.error_details : [];
+    const codes = Array.isArray(p.errors) ? p.errors : [];
+    const decoded = new Set(details.map((d) => d.code));
+    const undecoded = codes.filter((code) => !decoded.has(code));
+    const grave = details.filter((d) => d.kind === "hms" && SEVERITY_LEVELS[d.severity] === "bad");
+    const state = card.querySelector(".state");
+    if (!online) {
+      badge(state, link === "connecting" ? "CONNECTING" : "OFFLINE", link === "connecting" ? "unknown" : "bad",
+        link === "connecting" ? "\u21BB" : "\u2716");
+    } else if (grave.length || undecoded.length) {
+      const worst = grave.some((d) => d.severity === "fatal") ? "FATAL" : grave.length ? "SERIOUS" : "UNKNOWN";
+      badge(state, `${p.gcode_state || "state unknown"} \u2014 ${worst} ERROR`, "bad", "\u2716");
+    } else if (details.length) {
+      badge(state, `${p.gcode_state || "state unknown"} \u2014 ERROR`, "warn", "!");
+    } else {
+      badge(state, p.gcode_state || "state unknown", GCODE_LEVELS[p.gcode_state] || "unknown");
+    }
+
+    const level = LINK_LEVELS[link] || "unknown";
+    const linkBadge = card.querySelector(".link-badge");
+    badge(linkBadge, reason, level, LINK_ICONS[level]);
+    linkBadge.title = `link: ${link}`;
+    const detail = card.querySelector(".link-detail");
+    detail.textContent = online ? "" : (p.link_message || "");
+    detail.hidden = !detail.textContent;
+
+    const age = card.querySelector(".age");
+    age.textContent = stale ? `Last report ${ago(p.data_age_s ?? 0)} ago \u2014 the values below are not live.`
+      : !hasData ? (online || link === "connecting" ? "Waiting for the first report." : "No report received from this printer.")
+      : "";
+    age.hidden = !age.textContent;
+
+    const progress = isNumber(p.progress) ? p.progress : 0;
     const bar = card.querySelector(".progress");
+    bar.hidden = !hasData;
     bar.setAttribute("aria-valuenow", String(progress));
     bar.firstChild.style.width = `${Math.max(0, Math.min(100, progress))}%`;
     const facts = card.querySelector(".facts");
+    facts.hidden = !hasData;
     facts.replaceChildren();
-    const pairs = [["Progress", `${fmt(p.progress, 0, " %")}, layer ${p.layer ?? "\u2014"} of ${p.total_layers ?? "\u2014"}`],
-      ["Remaining", typeof p.remaining_min === "number" ? `${p.remaining_min} min` : "\u2014"],
-      ["Nozzle", `${fmt(p.nozzle_c, 0, " \u00B0C")} \u2192 ${fmt(p.nozzle_target_c, 0, " \u00B0C")}`],
-      ["Bed", `${fmt(p.bed_c, 0, " \u00B0C")} \u2192 ${fmt(p.bed_target_c, 0, " \u00B0C")}`],
-      ["Chamber", fmt(p.chamber_c, 0, " \u00B0C")]];
-    for (const [name, value] of pairs) facts.append(el("dt", {}, name), el("dd", {}, value));
-    card.querySelector(".errors").replaceChildren(...(p.errors || []).map((code) => el("li", {}, `Error ${code}`)));
+    if (hasData) {
+      const pairs = [];
+      if (stale) pairs.push(["Last job state", `${p.gcode_state || "\u2014"} (${ago(p.data_age_s ?? 0)} ago)`]);
+      pairs.push(["Progress", `${fmt(p.progress, 0, " %")}, layer ${p.layer ?? "\u2014"} of ${p.total_layers ?? "\u2014"}`],
+        ["Remaining", isNumber(p.remaining_min) ? `${p.remaining_min} min` : "\u2014"],
+        ["Nozzle", `${fmt(p.nozzle_c, 0, " \u00B0C")} \u2192 ${fmt(p.nozzle_target_c, 0, " \u00B0C")}`],
+        ["Bed", `${fmt(p.bed_c, 0, " \u00B0C")} \u2192 ${fmt(p.bed_target_c, 0, " \u00B0C")}`],
+        ["Chamber", fmt(p.chamber_c, 0, " \u00B0C")]);
+      for (const [name, value] of pairs) facts.append(el("dt", {}, name), el("dd", {}, value));
+    }
+
+    updateErrors(card.querySelector(".errors"), details, undecoded);
+    updateLights(card, p, available, reason);
+    const why = `Commands cannot be sent now: ${reason}.`;
+    for (const button of card.querySelectorAll(".commands button")) {
+      button.disabled = !available;
+      button.title = available ? "" : why;
+    }
+    const note = card.querySelector(".commands-note");
+    if (note) { note.textContent = available ? "" : why; note.hidden = available; }
+  }
+
+  function updateErrors(box, details, undecoded) {
+    const key = JSON.stringify([details, undecoded]);
+    if (box.dataset.key === key) return; // rebuilt only when they change: a link keeps its focus
+    box.dataset.key = key;
+    box.replaceChildren(...details.map(errorItem), ...undecoded.map((code) => el("li", { class: "error", dataset: { code } },
+      el("span", { class: "badge severity", dataset: { level: "bad", icon: "\u2716" } }, "unrecognised"),
+      el("span", { class: "text" }, `Error code ${code} (not a known HMS or print error format)`))));
+  }
+
+  function errorItem(d) {
+    const hms = d.kind === "hms";
+    const level = hms ? (SEVERITY_LEVELS[d.severity] || "unknown") : "warn";
+    const code = String(d.code || "").replace(/^HMS_/, "");
+    const url = typeof d.url === "string" && /^https:\/\//.test(d.url) ? d.url : null; // never a script URL
+    return el("li", { class: "error", dataset: { code: d.code, severity: d.severity || "" } },
+      el("span", { class: "badge severity", dataset: { level, icon: level === "bad" ? "\u2716" : "!" } },
+        hms ? (d.severity || "unknown severity") : "print error"),
+      el("span", { class: "module" }, capitalised(d.module || "unknown module")),
+      el("span", { class: "text" }, d.text || "No description installed for this code; see the vendor's page."),
+      el("span", { class: "code" }, `${hms ? "HMS code" : "Print error"} ${code}`),
+      url ? el("a", { class: "vendor", href: url, target: "_blank", rel: "noopener noreferrer" }, "Vendor's page for this code") : null);
+  }
+
+  function updateLights(card, p, available, reason) {
+    const box = card.querySelector(".lights");
+    const lights = (Array.isArray(p.lights) ? p.lights : []).filter((light) => light && light.node);
+    const key = lights.map((light) => light.node).join(",");
+    if (box.dataset.key !== key) {
+      box.replaceChildren(...lights.map((light) => lightItem(p, light.node)));
+      box.dataset.key = key;
+    }
+    box.hidden = lights.length === 0;
+    lights.forEach((light, index) => {
+      const item = box.children[index];
+      const mode = light.mode || "unknown";
+      item.dataset.mode = mode;
+      badge(item.querySelector(".badge"), mode, LIGHT_LEVELS[mode] || "unknown");
+      const button = item.querySelector("button");
+      if (!button) return;
+      const turnOn = mode === "off";
+      button.textContent = turnOn ? "Turn on" : "Turn off";
+      button.setAttribute("aria-label", `Turn ${lightName(light.node).toLowerCase()} ${turnOn ? "on" : "off"}`);
+      button.disabled = !available;
+      button.title = available ? "" : `Commands cannot be sent now: ${reason}.`;
+    });
+  }
+
+  function lightItem(printer, node) {
+    const item = el("li", { dataset: { node } }, el("span", { class: "light-name" }, lightName(node)), el("span", { class: "badge" }));
+    if (can("printers:command") && Object.hasOwn(LIGHT_NAMES, node)) {
+      item.append(el("button", { type: "button", onclick: () => {
+        const on = item.dataset.mode === "off";
+        act(`${lightName(node)} ${on ? "on" : "off"} on ${printerLabel(printer)}`, "POST", commandPath(printer),
+          { command: "light", node, on });
+      } }));
+    }
+    return item;
   }
 
   // ---- actions -----------------------------------------------------------------------------------

@@ -113,7 +113,8 @@ def test_silence_marks_offline_after_the_limit_whatever_we_ask() -> None:
     assert state.online
     clock.now += 1
     state.check()
-    assert state.link is LinkState.OFFLINE and "no report for 60 s" in state.link_message
+    assert state.link is LinkState.OFFLINE and "no report for over 60 s" in state.link_message
+    assert state.problem is not None and "switched off or unreachable" in state.problem
     assert asks == 2, "asked after 10 s of silence, then 20 s later (back-off)"
     state.feed(delta("2"))
     assert state.online
