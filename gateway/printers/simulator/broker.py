@@ -6,10 +6,11 @@ simulator user may only write reports and read requests, like a printer's own br
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -21,6 +22,7 @@ from gateway.printers.const import MQTT_USERNAME
 SIMULATOR_USERNAME = "simulator"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+LISTEN_POLL_S = 0.05
 PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 ACL = f"""user {MQTT_USERNAME}
@@ -109,7 +111,7 @@ class Mosquitto:
         while time.monotonic() < deadline:
             if self.listening():
                 return
-            time.sleep(0.05)
+            time.sleep(LISTEN_POLL_S)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}: {self.log_tail()}")
 
@@ -127,6 +129,27 @@ class Mosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    async def start_async(self) -> None:
+        """`start()` for a test's event loop: spawned from the loop's own thread (the broker dies with the
+        thread that spawned it, see `die_with_parent`), then polled without blocking the loop."""
+        self.spawn()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT_S
+        while loop.time() < deadline:
+            if self.listening():
+                return
+            await asyncio.sleep(LISTEN_POLL_S)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}: {self.log_tail()}")
+
+    async def restart_async(self, down_s: float = 0.0) -> None:
+        """Stop the broker, stay down `down_s` seconds, start it again on the same port: the simulated
+        printers reconnect by themselves (client.RECONNECT_S)."""
+        await asyncio.to_thread(self.stop)
+        if down_s > 0:
+            await asyncio.sleep(down_s)
+        await self.start_async()
 
     def log_tail(self, chars: int = 2000) -> str:
         try:

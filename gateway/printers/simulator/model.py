@@ -1,29 +1,70 @@
-"""The simulated printer itself (pure): print progress, temperatures, reports, replies, injected faults."""
+"""The simulated printer itself (pure): its job, temperatures, lights, faults and the reports it pushes.
+
+Every behaviour comes from public notes about real printers, never from our gateway's client:
+
+- A report is `{"print": {"command": "push_status", ...}}` on `device/SERIAL/report` (OpenBambuAPI,
+  Doridian/OpenBambuAPI mqtt.md, "print.push_status").
+- X1 series push the full object every time; P1 (and A1) push only the values changed since the previous
+  report and the full object only when asked with `pushing.pushall` (mqtt.md "pushing.pushall", "X1 Series",
+  "P1 Series"; OpenBambuAPI issue #7; ha-bambulab PR #1178: A1/P1 payloads hold only the changes).
+  A P1 with nothing new sends nothing (Aetrius/Bambulabs-Exporter PR #22: P1/P1S report mostly on change).
+- A delta carries `msg: 1`, a full report `msg: 0` (P1S captures: Rdiger-36/bambulab-ams-spoolman-
+  filamentstatus README "Debug-Printers CLI", THE-SIMPLE-MARK/bambu-node issue #1); ha-bambulab's
+  pybambu/bambu_client.py takes a `push_status` whose `msg` is 0 (or absent) as the full report. Our X1
+  pushes say `msg: 0` since each is the full object.
+- A push's `sequence_id` is the printer's OWN counter, a decimal string, one more per push, the full report
+  answering a pushall included: the README capture shows deltas "40941", "40942", then the pushall's full
+  report "40943"; OpenBambuAPI's full-report sample carries "2021" whatever the request said. Captured
+  counters sit in the thousands (1151, 2021, 3582, 30966, 40943), hence `SEQUENCE_START_RANGE`.
+- Field names and shapes: gcode_state, mc_percent, layer_num, total_layer_num, mc_remaining_time (minutes),
+  nozzle_temper, nozzle_target_temper, bed_temper, bed_target_temper, chamber_temper, hms [{attr, code}],
+  print_error, spd_lvl, wifi_signal ("-45dBm"), lights_report [{node, mode}], ams {ams: [{id, humidity,
+  temp, tray: [...]}], tray_now} (mqtt.md pushall report; ha-bambulab tests/pybambu/H2D.json).
+- Lights: `chamber_light` and `work_light`, modes on/off/flashing (mqtt.md "system.ledctrl"; the X1 sample
+  reports chamber "on", work "flashing"). Real P1S captures list only chamber_light: pass
+  `light_nodes=("chamber_light",)` for that.
+"""
 
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
-
-from gateway.printers.const import VERIFICATION_FAILED_ERR_CODE, VERIFICATION_FAILED_REASON
 
 TOTAL_LAYERS = 250
 LAYER_TIME_S = 6.0
 AMBIENT_C = 24.0
 HEAT_RATE_C_PER_S = 4.0
 NOISE_C = 0.3
-# A realistic fault: "AMS1 slot 1 filament has run out" style HMS and a nozzle-clog print error.
+WIFI_DBM_RANGE = (-52, -44)  # the signal strength the printer reports wanders in this range, dBm
+WIFI_CHANGE_PROBABILITY = 0.2  # per step
+SEQUENCE_START_RANGE = (1_000, 50_000)  # the printer's own push counter starts somewhere in here
+SECONDS_PER_MINUTE = 60
+# A realistic fault: an AMS-style HMS entry, and 0300_400C, the print error Bambu Studio showed for a
+# cancelled print (ha-bambulab issue #176).
 DEFAULT_HMS = {"attr": 0x07000200, "code": 0x00020001}
 DEFAULT_PRINT_ERROR = 0x0300400C
-GCODE_TARGET = re.compile(r"^(M104|M140) S(\d{1,3})\n$")
+LIGHT_NODES = ("chamber_light", "work_light")
+INITIAL_LIGHT_MODES = {"chamber_light": "on", "work_light": "flashing"}  # as in OpenBambuAPI's X1 sample
+LIGHT_MODES = ("on", "off", "flashing")
+FULL_REPORT_MSG = 0
+DELTA_REPORT_MSG = 1
+
+
+class Family(str, Enum):
+    """How a printer pushes its status."""
+
+    X1 = "x1"  # the full object with every push
+    P1 = "p1"  # P1/A1: only what changed; the full object only when asked (pushall)
 
 
 @dataclass
 class SimulatedPrinter:
     serial: str
-    rng: random.Random = field(default_factory=random.Random)
+    rng: random.Random | None = None  # None: seeded from the serial, so every run is the same
+    family: Family = Family.P1
+    light_nodes: tuple[str, ...] = LIGHT_NODES
     gcode_state: str = "RUNNING"
     elapsed_s: float = 0.0
     nozzle_c: float = 215.0
@@ -31,50 +72,46 @@ class SimulatedPrinter:
     bed_c: float = 58.0
     bed_target_c: float = 60.0
     chamber_c: float = 31.0
+    speed_level: int = 2  # spd_lvl: 1 silent, 2 standard, 3 sport, 4 ludicrous (mqtt.md "print.print_speed")
+    wifi_dbm: int = -48
     hms: list[dict[str, int]] = field(default_factory=list)
     print_error: int = 0
-    chamber_light: str = "on"
+    lights: dict[str, str] = field(default_factory=dict)
     verification_required: bool = False
-    _last: dict[str, Any] = field(default_factory=dict)
+    _random: random.Random = field(init=False, repr=False)
+    _sequence: int = field(init=False, repr=False)
+    _last: dict[str, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._random = self.rng if self.rng is not None else random.Random(self.serial)
+        self.family = Family(self.family)
+        self._sequence = self._random.randint(*SEQUENCE_START_RANGE)
+        for node in self.light_nodes:
+            self.lights.setdefault(node, INITIAL_LIGHT_MODES.get(node, "off"))
+        self._last = self._fields()  # as if it had been reporting before anyone listened
+
+    # -- state -------------------------------------------------------------------------------------------
 
     @property
     def layer(self) -> int:
         return min(TOTAL_LAYERS, int(self.elapsed_s / LAYER_TIME_S))
 
-    def _fields(self) -> dict[str, Any]:
-        remaining_layers = TOTAL_LAYERS - self.layer
-        return {
-            "gcode_state": self.gcode_state,
-            "mc_percent": int(100 * self.layer / TOTAL_LAYERS),
-            "layer_num": self.layer,
-            "total_layer_num": TOTAL_LAYERS,
-            "mc_remaining_time": int(remaining_layers * LAYER_TIME_S / 60),
-            "nozzle_temper": round(self.nozzle_c, 1),
-            "nozzle_target_temper": round(self.nozzle_target_c),
-            "bed_temper": round(self.bed_c, 1),
-            "bed_target_temper": round(self.bed_target_c),
-            "chamber_temper": round(self.chamber_c),
-            "print_error": self.print_error,
-            "hms": [dict(entry) for entry in self.hms],
-            "lights_report": [{"node": "chamber_light", "mode": self.chamber_light}],
-        }
+    @property
+    def chamber_light(self) -> str:
+        return self.lights.get("chamber_light", "off")
 
-    def full_report(self, sequence_id: str = "0") -> dict[str, Any]:
-        body = {"command": "push_status", "msg": 0, "sequence_id": sequence_id, **self._fields(),
-                "subtask_name": "bracket_v3", "wifi_signal": "-48dBm", "spd_lvl": 2,
-                "ams": {"tray_now": "1", "ams": [{"id": "0", "humidity": "4", "temp": "24.5", "tray": [
-                    {"id": "0", "tray_type": "PLA", "tray_color": "FFFFFFFF", "remain": 80},
-                    {"id": "1", "tray_type": "PETG", "tray_color": "161616FF", "remain": 45},
-                ]}]}}
-        self._last = self._fields()
-        return {"print": body}
+    @chamber_light.setter
+    def chamber_light(self, mode: str) -> None:
+        self.lights["chamber_light"] = mode
 
-    def delta_report(self, sequence_id: str) -> dict[str, Any]:
-        """Only the fields that changed since the last report (the printers' `msg: 1` pushes)."""
-        now = self._fields()
-        changed = {k: v for k, v in now.items() if self._last.get(k) != v}
-        self._last = now
-        return {"print": {"command": "push_status", "msg": 1, "sequence_id": sequence_id, **changed}}
+    @property
+    def last_sequence_id(self) -> str:
+        """The sequence id of the printer's latest push."""
+        return str(self._sequence)
+
+    def next_sequence_id(self) -> str:
+        self._sequence += 1
+        return str(self._sequence)
 
     def step(self, dt_s: float) -> None:
         if self.gcode_state == "RUNNING":
@@ -83,11 +120,13 @@ class SimulatedPrinter:
                 self.gcode_state = "FINISH"
         self.nozzle_c = self._approach(self.nozzle_c, self.nozzle_target_c, dt_s)
         self.bed_c = self._approach(self.bed_c, self.bed_target_c, dt_s)
+        if self._random.random() < WIFI_CHANGE_PROBABILITY:
+            self.wifi_dbm = self._random.randint(*WIFI_DBM_RANGE)
 
     def _approach(self, value: float, target: float, dt_s: float) -> float:
         goal = target if target > 0 else AMBIENT_C
         step = max(-HEAT_RATE_C_PER_S * dt_s, min(HEAT_RATE_C_PER_S * dt_s, goal - value))
-        return value + step + self.rng.uniform(-NOISE_C, NOISE_C)
+        return value + step + self._random.uniform(-NOISE_C, NOISE_C)
 
     def inject_hms(self, attr: int = DEFAULT_HMS["attr"], code: int = DEFAULT_HMS["code"]) -> None:
         self.hms.append({"attr": attr, "code": code})
@@ -100,47 +139,51 @@ class SimulatedPrinter:
         self.gcode_state = "FAILED"
         self.print_error = print_error
 
-    def handle(self, request: Any) -> list[dict[str, Any]]:
-        """The messages the printer publishes in answer to one request."""
-        if not isinstance(request, dict):
-            return []
-        pushing = request.get("pushing")
-        if isinstance(pushing, dict) and pushing.get("command") == "pushall":
-            return [self.full_report(str(pushing.get("sequence_id", "0")))]
-        for section in ("print", "system"):
-            body = request.get(section)
-            if isinstance(body, dict) and isinstance(body.get("command"), str):
-                return [{section: self._answer(body)}]
-        return []
+    # -- reports -----------------------------------------------------------------------------------------
 
-    def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        command = body["command"]
-        reply = {"command": command, "sequence_id": str(body.get("sequence_id", "")), "result": "success", "reason": ""}
-        if self.verification_required:
-            return {**reply, "result": "failed", "reason": VERIFICATION_FAILED_REASON,
-                    "err_code": VERIFICATION_FAILED_ERR_CODE}
-        if not self._apply(command, body):
-            return {**reply, "result": "failed", "reason": f"cannot {command} now", "err_code": 1}
-        return reply
+    def _fields(self) -> dict[str, Any]:
+        """The values that change while printing (a P1 delta is a subset of these)."""
+        remaining_layers = TOTAL_LAYERS - self.layer
+        return {
+            "gcode_state": self.gcode_state,
+            "mc_percent": int(100 * self.layer / TOTAL_LAYERS),
+            "layer_num": self.layer,
+            "total_layer_num": TOTAL_LAYERS,
+            "mc_remaining_time": int(remaining_layers * LAYER_TIME_S / SECONDS_PER_MINUTE),
+            "nozzle_temper": round(self.nozzle_c, 1),
+            "nozzle_target_temper": round(self.nozzle_target_c),
+            "bed_temper": round(self.bed_c, 1),
+            "bed_target_temper": round(self.bed_target_c),
+            "chamber_temper": round(self.chamber_c),
+            "print_error": self.print_error,
+            "hms": [dict(entry) for entry in self.hms],
+            "spd_lvl": self.speed_level,
+            "wifi_signal": f"{self.wifi_dbm}dBm",
+            "lights_report": [{"node": node, "mode": mode} for node, mode in self.lights.items()],
+        }
 
-    def _apply(self, command: str, body: dict[str, Any]) -> bool:
-        if command == "pause" and self.gcode_state == "RUNNING":
-            self.gcode_state = "PAUSE"
-        elif command == "resume" and self.gcode_state == "PAUSE":
-            self.gcode_state = "RUNNING"
-        elif command == "stop" and self.gcode_state in ("RUNNING", "PAUSE"):
-            self.gcode_state = "FAILED"  # a stopped print reports as failed, like the real firmware
-        elif command == "ledctrl" and body.get("led_mode") in ("on", "off"):
-            self.chamber_light = body["led_mode"]
-        elif command == "gcode_line" and isinstance(body.get("param"), str):
-            match = GCODE_TARGET.match(body["param"])
-            if match is None:
-                return False
-            target = float(match.group(2))
-            if match.group(1) == "M104":
-                self.nozzle_target_c = target
-            else:
-                self.bed_target_c = target
-        else:
-            return False
-        return True
+    def full_report(self) -> dict[str, Any]:
+        """The full object (`msg: 0`) with the printer's next sequence id: a pushall's answer, an X1's push."""
+        fields = self._fields()
+        body = {**fields, "subtask_name": "bracket_v3",
+                "ams": {"tray_now": "1", "ams": [{"id": "0", "humidity": "4", "temp": "24.5", "tray": [
+                    {"id": "0", "tray_type": "PLA", "tray_color": "FFFFFFFF", "remain": 80},
+                    {"id": "1", "tray_type": "PETG", "tray_color": "161616FF", "remain": 45},
+                ]}]},
+                "command": "push_status", "msg": FULL_REPORT_MSG, "sequence_id": self.next_sequence_id()}
+        self._last = fields
+        return {"print": body}
+
+    def delta_report(self) -> dict[str, Any] | None:
+        """Only the values that changed since the last push (`msg: 1`); None when nothing changed."""
+        now = self._fields()
+        changed = {key: value for key, value in now.items() if self._last.get(key) != value}
+        if not changed:
+            return None
+        self._last = now
+        return {"print": {**changed, "command": "push_status", "msg": DELTA_REPORT_MSG,
+                          "sequence_id": self.next_sequence_id()}}
+
+    def periodic_report(self) -> dict[str, Any] | None:
+        """What the printer pushes on its own: the full object (X1) or the changes (P1/A1)."""
+        return self.full_report() if self.family is Family.X1 else self.delta_report()

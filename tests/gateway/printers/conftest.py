@@ -33,10 +33,11 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 async def simulators(broker_certs: BrokerCerts) -> AsyncIterator[SimulatorFactory]:
     tasks: list[asyncio.Task[None]] = []
 
-    async def start(broker: Mosquitto, serial: str = PRINTER_SERIAL, *, rate_hz: float = 5.0) -> PrinterSimulator:
+    async def start(broker: Mosquitto, serial: str = PRINTER_SERIAL, *, rate_hz: float = 5.0,
+                    model: SimulatedPrinter | None = None) -> PrinterSimulator:
         address = BrokerAddress("127.0.0.1", broker.port, SIMULATOR_USERNAME, SIMULATOR_PASSWORD,
                                 broker_certs.ca_file)
-        simulator = PrinterSimulator(SimulatedPrinter(serial), address, rate_hz=rate_hz)
+        simulator = PrinterSimulator(model or SimulatedPrinter(serial), address, rate_hz=rate_hz)
         tasks.append(asyncio.create_task(simulator.run()))
         await asyncio.wait_for(simulator.connected.wait(), 10)
         return simulator
