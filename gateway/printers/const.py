@@ -9,7 +9,8 @@ CONNECT_TIMEOUT_S = 10.0
 
 OFFLINE_AFTER_S = 60.0  # no report for this long: offline, and a full report is requested again
 PUSHALL_AFTER_SILENCE_S = 10.0  # no report at all for this long: ask for a full report again
-PUSHALL_BACKOFF_MAX_S = 300.0  # while the silence lasts the wait doubles up to this
+PUSHALL_UNANSWERED_S = 60.0  # deltas come but the full report asked for did not: ask again after this
+PUSHALL_BACKOFF_MAX_S = 300.0  # either wait doubles up to this (public notes: a full report is heavy, ~5 min)
 WATCH_INTERVAL_S = 0.5  # how often the driver checks for silence
 RECONNECT_INITIAL_S = 1.0
 RECONNECT_MAX_S = 60.0

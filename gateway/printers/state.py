@@ -6,7 +6,8 @@ printer state.
 
 A full report is a `push_status` whose `msg` is 0, whatever its `sequence_id`: printers number their own
 pushes and never echo the id of our `pushall`. The gateway asks for one when it connects, and again only
-after a silence (no report at all for `PUSHALL_AFTER_SILENCE_S`, doubling while the silence lasts).
+after a silence (no report at all for `PUSHALL_AFTER_SILENCE_S`, doubling while the silence lasts), or,
+rarely, when deltas come but the full report asked for never did (`PUSHALL_UNANSWERED_S`, doubling).
 Silence is measured from the last report received (or the connection), never from our own requests, so
 asking does not keep a silent printer "online".
 """
@@ -103,6 +104,7 @@ class PrinterState:
     pushalls_sent: int = 0
     silence_asks: int = 0  # full reports asked for in the current silence (the back-off doubles per ask)
     next_silence_ask_mono: float | None = None  # no new ask in this silence before then
+    unanswered_asks: int = 0  # full reports asked again because the one asked for never came
     full_reports: int = 0
     reports: int = 0
     state_keys: int = 0  # keys (all levels) in `merged`
@@ -124,7 +126,7 @@ class PrinterState:
         self.connects += 1
         self.last_report_mono = None
         self.connected_mono = self.monotonic()
-        self.silence_asks, self.next_silence_ask_mono = 0, None
+        self.silence_asks, self.next_silence_ask_mono, self.unanswered_asks = 0, None, 0
         self.set_link(LinkState.CONNECTING, "connected; waiting for the full report")
 
     def asked(self) -> None:
@@ -147,7 +149,7 @@ class PrinterState:
         self.silence_asks, self.next_silence_ask_mono = 0, None
         self.reports += 1
         if is_full_report(message):
-            self.awaiting_full_report = False
+            self.awaiting_full_report, self.unanswered_asks = False, 0
             self.full_reports += 1
             self._full_report_answers_pushall()
         if self.link is not LinkState.ONLINE:
@@ -222,6 +224,17 @@ class PrinterState:
         self.awaiting_full_report = False
         self.set_link(link, message)
 
+    def _full_report_overdue(self, now: float) -> bool:
+        """Deltas keep coming but the full report asked for never did (our pushall was lost): ask again,
+        rarely (a full report is heavy for a printer), doubling up to the cap."""
+        if not self.awaiting_full_report or self.last_ask_mono is None:
+            return False
+        wait = min(const.PUSHALL_UNANSWERED_S * 2 ** self.unanswered_asks, const.PUSHALL_BACKOFF_MAX_S)
+        if now - self.last_ask_mono < wait:
+            return False
+        self.unanswered_asks += 1
+        return True
+
     @property
     def silent_for_s(self) -> float | None:
         """Seconds since the last report (or the connection, before the first); None when not connected."""
@@ -258,9 +271,9 @@ class PrinterState:
         if silent >= self.offline_after_s and self.link is not LinkState.OFFLINE:
             self.set_link(LinkState.OFFLINE, f"no report for over {self.offline_after_s:.0f} s "
                                              "(switched off, asleep or unreachable)")
-        if silent < const.PUSHALL_AFTER_SILENCE_S:
-            return False
         now = self.monotonic()
+        if silent < const.PUSHALL_AFTER_SILENCE_S:
+            return self._full_report_overdue(now)
         if self.next_silence_ask_mono is not None and now < self.next_silence_ask_mono:
             return False
         self.silence_asks += 1

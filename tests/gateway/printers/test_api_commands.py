@@ -49,7 +49,8 @@ async def site(printer_broker: Mosquitto, broker_certs: BrokerCerts, simulators:
     gateway = await printer_gateway([
         printer_entry(printer_broker, ca_file=str(broker_certs.ca_file),
                       limits={"nozzle_max_c": 260, "bed_max_c": 90}),
-        printer_entry(printer_broker, OFFLINE_SERIAL, pin_sha256=broker_certs.sha256, access_code="bad-code-xyz"),
+        # certificate not checked (the broker's names another serial): the refusal is the access code's
+        printer_entry(printer_broker, OFFLINE_SERIAL, insecure_skip_verify=True, access_code="bad-code-xyz"),
     ])
     api = ApiClient(gateway.urls[0])
     tokens = {role: await issue(gateway, role) for role in ("viewer", "technician", "admin", "sync")}
@@ -164,6 +165,11 @@ async def test_every_command_is_audited_with_its_outcome(site: Site) -> None:
                        ("test-admin", "failed", 422, None)]
     assert entries[2]["target"] == PRINTER_SERIAL and entries[2]["details"]["sequence_id"] == ok["sequence_id"]
     assert entries[2]["details"]["applied"]["celsius"] == 90
+    refused = await site.send("technician", {"command": "set_temperature", "heater": "nozzle", "celsius": 215})
+    assert refused.status == 403
+    page = await site.api.request("GET", "/api/v1/audit?limit=1", token=site.tokens["admin"])
+    details = page.json()["entries"][0]["details"]
+    assert details["command"] == "set_temperature" and details["requested"] == {"heater": "nozzle", "celsius": 215.0}
 
 
 async def test_command_verification_failed_is_reported(site: Site) -> None:

@@ -133,10 +133,18 @@ def test_full_report_is_asked_again_only_after_a_silence_with_back_off() -> None
     assert asked_at == [10, 30, 70, 150, 310], asked_at
     state.feed(delta("5", mc_percent=1))
     assert state.awaiting_full_report, "a delta is not the full report"
-    for _ in range(60):  # deltas keep coming: no silence, so no more asking
+    asked_at.clear()
+    for _ in range(400):  # deltas keep coming: no silence; the lost full report is asked for rarely
         clock.now += 1
         state.feed(delta("6"))
-        assert not state.check()
+        if state.check():
+            state.asked()
+            asked_at.append(clock.now - 1000)
+    assert asked_at == [401, 521, 761], asked_at  # 60 s and more since the last ask, then 120 s, then 240 s
+    state.feed(full_report("7"))
+    clock.now += 1000
+    state.feed(delta("8"))
+    assert not state.check() and not state.awaiting_full_report
 
 
 def test_not_connected_never_asks() -> None:
