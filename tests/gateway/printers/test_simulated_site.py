@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+
+import pytest
 
 from gateway.factory import create_gateway
 from gateway.printers.simulator.site import SIMULATED_SERIALS
@@ -20,8 +23,11 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
 
 
-async def test_simulated_printers_come_online_and_stop_with_the_gateway(tmp_path: Path) -> None:
+async def test_simulated_printers_come_online_and_stop_with_the_gateway(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     skip_without_mosquitto()
+    caplog.set_level(logging.WARNING, logger="gateway.printers")
     config = make_config(tmp_path / "state", printers={"simulated_printers": 2, "reconnect_initial_s": 0.2,
                                                        "reconnect_max_s": 1.0})
     gateway = await create_gateway(config)
@@ -36,6 +42,8 @@ async def test_simulated_printers_come_online_and_stop_with_the_gateway(tmp_path
             return online if len(online) == 2 else None
 
         assert await eventually(all_online) == list(SIMULATED_SERIALS[:2])
+        refused = [r.getMessage() for r in caplog.records if "connection failed" in r.getMessage()]
+        assert refused == [], f"the links waited for the demo's broker: {refused}"
         assert gateway.printers is not None
         site = gateway.printers.parts[0]
         broker_pid = site.broker.pid  # type: ignore[attr-defined]
