@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from itertools import count
@@ -32,6 +33,15 @@ log = logging.getLogger(__name__)
 # 134/135, which are mapped back: the link speaks 3.1.1 and its messages name 3.1.1 codes.
 CONNACK_311_REFUSED = {4: "bad user name or password", 5: "not authorised"}
 MQTT5_TO_311 = {134: 4, 135: 5}
+
+
+_ERRNO_PREFIX = re.compile(r"\[Errno -?\d+\]\s*")
+
+
+def plain_error(exc: BaseException) -> str:
+    """An error in words for a person: without Python's ``[Errno N]`` prefix, never empty."""
+    text = _ERRNO_PREFIX.sub("", str(exc)).strip()
+    return (text[:1].lower() + text[1:]) if text else type(exc).__name__
 
 
 class PrinterOffline(Exception):
@@ -110,14 +120,14 @@ class PrinterDriver:
                                      f"printer refused the access code (MQTT 3.1.1 CONNACK {code}: "
                                      f"{CONNACK_311_REFUSED[code]}); not retrying; set the code with "
                                      f"`edge-gateway printers set-code {self.printer.serial}` and restart")
-                message = f"MQTT error: {exc}"
+                message = f"MQTT error: {plain_error(exc)}"
             except aiomqtt.MqttError as exc:
                 if self._tls_refusal is not None:
                     await self._stop(LinkState.TLS_REFUSED,
                                      f"printer certificate refused: {self._tls_refusal}; not retrying; "
                                      f"check the printer or re-pin it with `edge-gateway printers pin "
                                      f"{self.printer.serial}`")
-                message = f"connection failed: {exc}"
+                message = f"cannot connect to {self.printer.host}:{self.printer.port}: {plain_error(exc)}"
             finally:
                 self._client = None
             if self.state.monotonic() - started >= const.STABLE_SESSION_S:
@@ -205,7 +215,8 @@ class PrinterDriver:
         """Publish a built command; raises PrinterOffline unless connected and reporting."""
         client = self._client
         if client is None or not self.state.online:
-            raise PrinterOffline(f"printer {self.printer.serial} is {self.state.link}: {self.state.link_message}")
+            raise PrinterOffline(f"printer {self.printer.serial} is {self.state.link} ({self.state.reason}): "
+                                 f"{self.state.link_message}")
         section, printer_command = commands.reply_key(built.payload) or ("", "")
         record = CommandRecord(sequence_id=built.sequence_id, command=str(built.name), section=section,
                                printer_command=printer_command, sent_at=self.state.clock(), applied=built.applied)
@@ -214,5 +225,5 @@ class PrinterDriver:
             await self._publish(client, built.payload)
         except aiomqtt.MqttError as exc:
             self.state.commands.remove(record)
-            raise PrinterOffline(f"printer {self.printer.serial}: command not sent ({exc})") from None
+            raise PrinterOffline(f"printer {self.printer.serial}: command not sent ({plain_error(exc)})") from None
         return record

@@ -126,5 +126,5 @@ class PrinterManager:
         """Build a command from its template (with this printer's limits and a fresh sequence id) and send it."""
         entry = self.get(serial)
         if entry.driver is None:
-            raise PrinterOffline(f"printer {serial} is not connected: {entry.state.link_message}")
+            raise PrinterOffline(f"printer {serial} is not connected ({entry.state.reason}): {entry.state.link_message}")
         return await entry.driver.send(build(entry.driver.next_sequence_id(), entry.config))

@@ -12,3 +12,11 @@ def test_doubles_up_to_the_cap_with_bounded_jitter() -> None:
     low = reconnect_delay_s(3, initial_s=1, max_s=60, rng=lambda: 0.0)
     high = reconnect_delay_s(3, initial_s=1, max_s=60, rng=lambda: 1.0)
     assert low == 4 * (1 - RECONNECT_JITTER_FRACTION) and high == 4 * (1 + RECONNECT_JITTER_FRACTION)
+
+
+def test_errors_are_put_in_words_without_errno() -> None:
+    from gateway.printers.driver import plain_error
+
+    assert plain_error(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
+    assert plain_error(OSError("[Errno 113] No route to host")) == "no route to host"
+    assert plain_error(TimeoutError()) == "TimeoutError"
