@@ -255,3 +255,25 @@ def test_a_pin_checks_the_cn_too(broker_certs: BrokerCerts) -> None:
     der = ssl.PEM_cert_to_DER_cert(broker_certs.files.cert_file.read_text())
     assert Expectation(OTHER_SERIAL, broker_certs.sha256).problem(der) is not None, "right pin, CN of another"
     assert Expectation(PRINTER_SERIAL, broker_certs.sha256).problem(der) is None
+
+
+async def test_an_unreachable_printer_degrades_the_gateway_with_its_reason(
+    printer_broker: Mosquitto, printer_gateway: GatewayFactory,
+) -> None:
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    port = unused.getsockname()[1]  # bound, never listening: connections are refused
+    try:
+        entry = {**printer_entry(printer_broker), "port": port, "insecure_skip_verify": True}
+        gateway = await printer_gateway([entry])
+        state = await eventually(lambda: _where(gateway, lambda s: s["link"] == "offline"))
+        assert state["link_reason"] == "switched off or unreachable" and "Errno" not in state["link_message"]
+        status = gateway.status()
+        part = next(p for p in status.parts if p.name == f"printer:{PRINTER_SERIAL}")
+        assert status.state == "degraded" and part.state == "degraded"
+        assert part.last_error is not None and part.last_error.startswith("switched off or unreachable")
+        metrics = gateway.context.metrics.render().decode()
+        assert f'gateway_part_up{{part="printer:{PRINTER_SERIAL}"}} 0.0' in metrics
+        assert f'gateway_printer_link_state{{printer="{PRINTER_SERIAL}",state="offline"}} 1.0' in metrics
+    finally:
+        unused.close()
