@@ -48,6 +48,7 @@ class _AddressState:
     level: int = 0  # number of doublings earned; 0 = not hot
     blocked_until: float = 0.0
     quiet_since: float = 0.0  # decay is counted from here
+    refused_block: float = 0.0  # `blocked_until` of the block whose first refusal was reported
 
 
 class FailedAuthTracker:
@@ -124,6 +125,14 @@ class FailedAuthTracker:
             state.failures.clear()
             return block_s
         return 0.0
+
+    def first_refusal_of_block(self, addr: str) -> bool:
+        """True once per block of ``addr``: the refusal to report (audit); later ones are only counted."""
+        state = self._addresses.get(addr)
+        if state is None or state.refused_block == state.blocked_until:
+            return False
+        state.refused_block = state.blocked_until
+        return True
 
     def record_success(self, addr: str) -> None:
         """Note a successful authentication. Deliberately changes nothing (see module docstring)."""

@@ -25,18 +25,21 @@ def unauthorized(message: str, reason: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
 
 
-def check_backoff(context: ApiContext, address: str, note: AuditNote) -> None:
-    """429 with Retry-After while `address` is blocked; credentials are not even looked at."""
-    retry_after = context.failed_auth.retry_after(address)
-    if retry_after > 0:
-        context.metrics.auth_blocked.inc()
-        note.skip = True  # the failure that started the block was audited
-        raise ApiError(
-            429,
-            "too_many_failures",
-            "too many failed authentications from this address; retry later",
-            headers={"Retry-After": str(math.ceil(retry_after))},
-        )
+def refuse_blocked(context: ApiContext, address: str, retry_after: float, note: AuditNote) -> ApiError:
+    """429 with Retry-After for a bad or missing credential from an address in back-off. Counted in
+    metrics; audited once per block (the first refusal, with the block's length), not once per request."""
+    context.metrics.auth_blocked.inc()
+    if context.failed_auth.first_refusal_of_block(address):
+        note.details.update(blocked_for_s=round(retry_after, 1),
+                            aggregated="later refusals of this block: gateway_auth_blocked_requests")
+    else:
+        note.skip = True
+    return ApiError(
+        429,
+        "too_many_failures",
+        "too many failed authentications from this address; retry later",
+        headers={"Retry-After": str(math.ceil(retry_after))},
+    )
 
 
 def verified_claims(context: ApiContext, token: str) -> TokenClaims:
@@ -50,16 +53,19 @@ def verified_claims(context: ApiContext, token: str) -> TokenClaims:
 def authenticate(context: ApiContext, address: str, token: str | AuthError, note: AuditNote) -> Principal:
     """Verify `token` (or the error met while reading it) for a client at `address`.
 
-    Raises `ApiError` 429 while the address is in back-off, 401 for any bad or missing credential,
-    counted against the address: a request without a token counts too, so that an anonymous flood is
-    blocked (429s are not audited) instead of filling the audit log with refusals.
+    A valid token is served even from an address in back-off: the back-off slows guessing and
+    flooding, which a valid signature is not (so e-stop is never refused to a technician behind a shared
+    address). A bad or missing credential gets 429 while the address is blocked, else 401, counted
+    against the address: a request without a token counts too, so that an anonymous flood is blocked.
     """
-    check_backoff(context, address, note)
+    retry_after = context.failed_auth.retry_after(address)
     try:
         if isinstance(token, AuthError):
             raise token
         claims = verified_claims(context, token)
     except AuthError as exc:
+        if retry_after > 0:
+            raise refuse_blocked(context, address, retry_after, note) from None
         context.metrics.auth_failures.labels(exc.reason).inc()
         note.details["reason"] = exc.reason
         block_s = context.failed_auth.record_failure(address)

@@ -1,4 +1,5 @@
-"""One audit entry per state-changing request and per refused request (401/403), with its outcome."""
+"""One audit entry per state-changing request and per refused request (401/403; 429 once per address and
+block), with its outcome."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def should_audit(request: web.Request, status: int) -> bool:
     route = route_of(request)
     if route is not None and route.public:
         return False
-    if status in (401, 403):
+    if status in REFUSED_STATUSES:  # a 429 reaches here once per block (the others are skipped)
         return True
     return request.method not in SAFE_METHODS
 

@@ -2,9 +2,11 @@
 
 Order of decisions for a request:
 1. public route (the table says so): served without a token;
-2. the client address is in back-off: 429 with Retry-After, credentials not even looked at;
-3. `Authorization: Bearer <token>` verified (signature, alg, claims, key, revocation): 401 otherwise,
-   and the failure is counted against the client address (never trusting X-Forwarded-For);
+2. `Authorization: Bearer <token>` verified (signature, alg, claims, key, revocation); a valid token is
+   served even from an address in back-off (e-stop must never be refused to a valid token);
+3. a bad or missing token: 429 with Retry-After while the address is in back-off (audited once per
+   block), else 401, and the failure is counted against the client address (never trusting
+   X-Forwarded-For);
 4. the route's permission checked against the token's role: 403 otherwise;
 5. a path that matches no route answers 404 only to an authenticated client.
 Tokens in the query string are never read.
