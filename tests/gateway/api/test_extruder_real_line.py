@@ -20,6 +20,8 @@ from tests.support.extruder import ExtruderSite, SimProcess, SiteFactory
 SPEED = 20.0
 """Plant seconds per real second (the link's timing is always real)."""
 SETPOINT_C = 150.0
+CROSSING_MS = 5.0
+"""A frame the host wrote before a BOOT reached it arrives within this long after the reboot (pty)."""
 PERIOD_S = 0.1
 """The loop's period at the default 10 Hz (one OUT each)."""
 LOSS_LIMIT_S = 1.1
@@ -136,6 +138,7 @@ async def test_a_reboot_at_any_moment_never_reheats_the_board(extruder_site: Sit
     site = await extruder_site(speed=SPEED, sim_process=True)
     rng = random.Random(20)
     sim = board(site)
+    crossed = 0
     for boot in range(1, 21):
         await sim.inject(f"hello_delay={40 if boot % 2 else 0}")
         await set_setpoint(site, SETPOINT_C)
@@ -155,8 +158,14 @@ async def test_a_reboot_at_any_moment_never_reheats_the_board(extruder_site: Sit
         snap = await sim.snapshot()
         last = snap["boots"][-1]
         assert last["reason"] == "reset" and last["hellos"] >= 1, last
-        assert last["out_nonzero"] == 0, f"boot {boot}: non-zero OUT after BOOT: {last['nonzero_out']}"
+        # An OUT the host wrote before the BOOT reached it can cross the BOOT on the line and arrive a
+        # fraction of a millisecond after the reboot: no host can recall it. Anything later is a host bug.
+        late = [o for o in last["nonzero_out"] if o["hello_before"] or o["at_ms"] > CROSSING_MS]
+        assert late == [], f"boot {boot}: non-zero OUT after the host knew of the BOOT: {last['nonzero_out']}"
+        crossed += len(last["nonzero_out"])
         assert snap["applied"] == [0]
+    print(f"{crossed} OUT frames crossed a BOOT on the line (sent before the host could know)")
+    assert crossed <= 20, "at most the one OUT in flight per reboot"
     audits = await fault_audits(site, "controller_reset")
     assert len(audits) == 20 and all(a["target"] == "zone0" for a in audits)
 
