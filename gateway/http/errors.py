@@ -21,6 +21,7 @@ HTTP_STATUS_CODES: Mapping[int, str] = {
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
+    504: "timeout",
 }
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.config.models import HttpSection, TlsSection
+from gateway.http.bad_requests import PARSE_ERROR_ROUTE, GatewayAppRunner, OnBadRequest
+from gateway.http.keys import CONTEXT
 
 SHUTDOWN_GRACE_S = 2.0
 KEEPALIVE_TIMEOUT_S = 15.0
@@ -35,12 +37,25 @@ class HttpServer:
         await self.runner.cleanup()
 
 
+def _bad_request_counter(app: web.Application) -> OnBadRequest | None:
+    """Requests aiohttp's parser refused count in `gateway_http_requests` (route `unparsed`, method `-`)."""
+    context = app.get(CONTEXT)
+    if context is None:
+        return None
+    requests = context.metrics.http_requests
+
+    def count(status: int) -> None:
+        requests.labels(PARSE_ERROR_ROUTE, "-", str(status)).inc()
+
+    return count
+
+
 async def start_http(app: web.Application, http: HttpSection, *, shutdown_timeout_s: float) -> HttpServer:
     """Bind every configured address (config validation already refused unsafe ones)."""
     ssl_context = server_ssl_context(http.tls) if http.tls is not None else None
-    runner = web.AppRunner(
+    runner = GatewayAppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout_s,
-        keepalive_timeout=KEEPALIVE_TIMEOUT_S,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_S, on_bad_request=_bad_request_counter(app),
     )
     await runner.setup()
     urls: list[str] = []

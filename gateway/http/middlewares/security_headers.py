@@ -35,11 +35,13 @@ async def security_headers_on_prepare(request: web.Request, response: web.Stream
     apply_security_headers(request, response)
 
 
-def apply_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+def apply_security_headers(request: web.BaseRequest, response: web.StreamResponse, *, machine: bool | None = None) -> None:
+    """`machine` forces the API policy (JSON error answers to requests the parser refused, whose path is
+    unknown); by default it follows the request's path."""
     headers = response.headers
     headers.update(COMMON_HEADERS)
     headers["Server"] = SERVER_HEADER
-    if is_machine_path(request.path):
+    if machine if machine is not None else is_machine_path(request.path):
         headers["Content-Security-Policy"] = API_CSP
         headers["Cache-Control"] = "no-store"
     else:

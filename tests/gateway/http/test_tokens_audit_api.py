@@ -7,7 +7,7 @@ from tests.support.gateway import ApiClient, issue
 
 
 async def test_issue_list_revoke_over_the_api(gateway: Gateway, client: ApiClient) -> None:
-    admin = await issue(gateway, "admin", sub="alice")
+    admin = await issue(gateway, "admin", sub="alice", ttl_s=7200)  # outlives the token it issues
     reply = await client.request("POST", "/api/v1/tokens", token=admin, json={"sub": "bob", "role": "technician", "ttl_s": 3600})
     assert reply.status == 201
     issued = reply.json()
@@ -30,7 +30,7 @@ async def test_issue_list_revoke_over_the_api(gateway: Gateway, client: ApiClien
 
 
 async def test_default_ttl_applies(gateway: Gateway, client: ApiClient) -> None:
-    admin = await issue(gateway, "admin")
+    admin = await issue(gateway, "admin", ttl_s=2 * gateway.config.auth.default_ttl_s)  # outlives the default
     issued = (await client.request("POST", "/api/v1/tokens", token=admin, json={"sub": "c", "role": "sync"})).json()
     assert issued["expires_at"] - issued["issued_at"] == gateway.config.auth.default_ttl_s
 
