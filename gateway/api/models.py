@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -80,9 +81,20 @@ class StatusResponse(ResponseBody):
 
 
 class TokenIssueRequest(RequestBody):
+    """A token to issue. It never outlives the token that issues it: an explicit `ttl_s` ending after the
+    issuer's own `exp` is refused (422, `body.ttl_s`, with the longest lifetime allowed); without `ttl_s`
+    the default lifetime is capped to the issuer's remaining lifetime (see `expires_at` in the answer),
+    and refused (422) when fewer than 60 s remain. The issuer's `jti` is recorded with the token:
+    revoking the issuer revokes it too. Only the admin CLI on the device issues tokens without an issuer."""
+
     sub: str = Field(min_length=1, max_length=64, description="Who the token is for (a person or a connector).")
     role: Role
-    ttl_s: int | None = Field(None, ge=60, description="Lifetime in seconds (default from config, at most max_ttl_s).")
+    ttl_s: int | None = Field(
+        None, ge=60,
+        description="Lifetime in seconds: at most auth.max_ttl_s, and never ending after the issuing token's own "
+                    "expiry (refused with 422 otherwise). Default from config (auth.default_ttl_s), capped to "
+                    "the issuing token's remaining lifetime.",
+    )
 
     @field_validator("sub")
     @classmethod
@@ -99,7 +111,8 @@ class TokenIssued(ResponseBody):
     role: Role
     kid: str
     issued_at: int
-    expires_at: int
+    expires_at: int = Field(description="Never after the issuing token's own expiry.")
+    issuer_jti: str | None = Field(None, description="The token that issued this one; revoking it revokes this one.")
 
 
 class TokenInfo(ResponseBody):
@@ -110,6 +123,9 @@ class TokenInfo(ResponseBody):
     issued_at: int
     expires_at: int
     revoked_at: float | None
+    issuer_jti: str | None = Field(
+        None, description="The token that issued this one through the API; null when issued by the admin CLI."
+    )
 
 
 class TokenList(ResponseBody):
@@ -117,6 +133,8 @@ class TokenList(ResponseBody):
 
 
 class TokenRevoked(ResponseBody):
+    """The token is revoked, and with it every token it issued, transitively (the audit entry lists them)."""
+
     jti: str
     revoked: bool = Field(description="False when it was already revoked.")
 
@@ -140,8 +158,30 @@ class AuditPage(ResponseBody):
     next_before: int | None = Field(description="Pass as ?before= to get the next (older) page; null at the end.")
 
 
+AUDIT_ID_MAX: Final = 2**63 - 1
+"""Largest audit entry id (SQLite's INTEGER range): `?before=` beyond it is refused with 422, never a 500."""
+
+_DECIMAL = re.compile(r"-?[0-9]+")
+_DECIMAL_MAX_DIGITS: Final = 19
+"""Digits of the longest value any of these parameters can take (AUDIT_ID_MAX); longer is out of range."""
+
+
 class AuditQuery(BaseModel):
+    """Query of `GET /api/v1/audit`: each parameter a whole number in its range, else 422 naming it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    before: int | None = Field(None, ge=1, description="Only entries with a smaller id.")
+    before: int | None = Field(None, ge=1, le=AUDIT_ID_MAX, description="Only entries with a smaller id.")
     limit: int = Field(100, ge=1, le=500, description="Page size.")
+
+    @field_validator("before", "limit", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Query values arrive as text: plain decimal digits only (no sign, spaces, `_`, exponent or
+        fraction), so that what is accepted is what the document's integer schema says."""
+        if isinstance(value, str):
+            if not _DECIMAL.fullmatch(value):
+                raise ValueError("must be a whole number written in decimal digits")
+            if len(value.lstrip("-").lstrip("0")) > _DECIMAL_MAX_DIGITS:
+                raise ValueError(f"out of range (at most {AUDIT_ID_MAX}, and at least 1)")
+        return value

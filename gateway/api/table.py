@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.api import audit, core, tokens
 from gateway.api.models import (
+    AUDIT_ID_MAX,
     AuditPage,
     HealthResponse,
     StatusResponse,
@@ -29,13 +30,17 @@ def core_routes() -> list[Route]:
               permission=Permission.METRICS_READ, content_type="text/plain"),
         Route("GET", "/api/v1/tokens", "tokens.list", tokens.list_tokens, "List issued tokens (never the tokens themselves).",
               permission=Permission.TOKENS_MANAGE, response=TokenList),
-        Route("POST", "/api/v1/tokens", "tokens.issue", tokens.issue_token, "Issue a token; it is returned once.",
+        Route("POST", "/api/v1/tokens", "tokens.issue", tokens.issue_token,
+              "Issue a token; it is returned once. It never expires after the issuing token: an explicit ttl_s "
+              "beyond that is refused (422), the default lifetime is capped to it.",
               permission=Permission.TOKENS_MANAGE, body=TokenIssueRequest, response=TokenIssued, status=201,
               errors=(422,), audited=True),
-        Route("DELETE", "/api/v1/tokens/{jti}", "tokens.revoke", tokens.revoke_token, "Revoke a token at once.",
-              permission=Permission.TOKENS_MANAGE, response=TokenRevoked, errors=(422,), audited=True),
+        Route("DELETE", "/api/v1/tokens/{jti}", "tokens.revoke", tokens.revoke_token,
+              "Revoke a token at once, and every token it issued (transitively); 404 for an id never issued here.",
+              permission=Permission.TOKENS_MANAGE, response=TokenRevoked, errors=(404, 422), audited=True),
         Route("GET", "/api/v1/audit", "audit.list", audit.list_audit, "Audit log, newest first, with hash links.",
               permission=Permission.AUDIT_READ, response=AuditPage, errors=(422,),
-              query=(QueryParam("before", {"type": "integer", "minimum": 1}, "Only entries with a smaller id."),
+              query=(QueryParam("before", {"type": "integer", "minimum": 1, "maximum": AUDIT_ID_MAX},
+                                "Only entries with a smaller id."),
                      QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "Page size."))),
     ]

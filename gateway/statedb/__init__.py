@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from gateway.statedb.connection import close_state_db, open_state_db, state_db
 from gateway.statedb.migrate import SchemaTooNewError, apply_migrations
-from gateway.statedb.tokens import TokenRecord, TokenRegistry
+from gateway.statedb.tokens import Revocation, TokenRecord, TokenRegistry
 
 __all__ = [
+    "Revocation",
     "SchemaTooNewError",
     "TokenRecord",
     "TokenRegistry",

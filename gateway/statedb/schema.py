@@ -16,6 +16,10 @@ Tables
     process can tell cheaply whether its cached revocation set is stale.
 ``audit_log``
     The hash-chained audit log (see ``gateway.audit.chain``). Triggers abort every UPDATE and DELETE.
+
+Version 2 adds ``issued_token.issuer_jti``: the ``jti`` of the token that issued this one through the API
+(NULL when issued on the device by the admin CLI or provisioning, and for tokens recorded before v2), so
+that revoking a token revokes, transitively, every token it issued.
 """
 
 from __future__ import annotations
@@ -91,7 +95,13 @@ MIGRATION_1_TOKENS_AND_AUDIT: Final[tuple[str, ...]] = (
 )
 """Version 1: token registry, revocations and their change counter, audit log."""
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (MIGRATION_1_TOKENS_AND_AUDIT,)
+MIGRATION_2_TOKEN_ISSUER: Final[tuple[str, ...]] = (
+    "ALTER TABLE issued_token ADD COLUMN issuer_jti TEXT",
+    "CREATE INDEX issued_token_issuer ON issued_token (issuer_jti) WHERE issuer_jti IS NOT NULL",
+)
+"""Version 2: who issued each token (its issuer's jti), for cascading revocation."""
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (MIGRATION_1_TOKENS_AND_AUDIT, MIGRATION_2_TOKEN_ISSUER)
 """Every migration in order; ``len(MIGRATIONS)`` is the schema version this code expects."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -12,6 +12,14 @@ committed anything to the file; when it did not change, nothing else is read. Wh
 so that other writes (audit entries, issued tokens) do not cause a reload. Revocations made through
 *this* registry are reported too, on the next check. The baseline is the last check or the last
 ``revoked_jtis()`` read, whichever came later.
+
+Cascading revocation
+--------------------
+A token issued through the API records its issuer's ``jti`` (``issuer_jti``; NULL for the admin CLI on
+the device). Revoking a token revokes, in the same single statement, every token it issued, the tokens
+those issued, and so on (a recursive query over ``issuer_jti``). Issued tokens never outlive their
+issuer (the API refuses or caps), so a live token's chain of issuers is still recorded when it is
+revoked: pruning removes a record only after its token expired.
 """
 
 from __future__ import annotations
@@ -34,9 +42,27 @@ class TokenRecord:
     iat: int
     exp: int
     revoked_at: float | None
+    issuer_jti: str | None = None
+    """The jti of the token that issued this one through the API; None for the admin CLI on the device."""
 
 
-_RECORD_COLUMNS = "t.jti, t.sub, t.role, t.kid, t.iat, t.exp, r.revoked_at"
+@dataclass(frozen=True)
+class Revocation:
+    """What one revocation did: the token itself, and the tokens it issued (transitively) revoked with it."""
+
+    jti: str
+    newly: bool
+    """False when ``jti`` was already revoked."""
+    cascaded: tuple[str, ...] = ()
+    """Tokens issued by ``jti`` (directly or through tokens it issued) newly revoked by this call, sorted."""
+
+    @property
+    def newly_revoked(self) -> tuple[str, ...]:
+        """Every id this call added to the revocation set (``jti`` first when it was one of them)."""
+        return ((self.jti,) if self.newly else ()) + self.cascaded
+
+
+_RECORD_COLUMNS = "t.jti, t.sub, t.role, t.kid, t.iat, t.exp, r.revoked_at, t.issuer_jti"
 _RECORD_FROM = "issued_token AS t LEFT JOIN revoked_jti AS r ON r.jti = t.jti"
 
 
@@ -50,13 +76,23 @@ class TokenRegistry:
         self._revision: int | None = None
         self._local_change = False
 
-    async def record_issued(self, jti: str, sub: str, role: str, kid: str, iat: int, exp: int) -> None:
-        """Record a newly issued token. Raises ``ValueError`` if ``jti`` was already recorded."""
+    async def record_issued(
+        self, jti: str, sub: str, role: str, kid: str, iat: int, exp: int, *, issuer_jti: str | None = None
+    ) -> None:
+        """Record a newly issued token. Raises ``ValueError`` if ``jti`` was already recorded.
+
+        ``issuer_jti`` is the token that issued it through the API (None: the admin CLI on the device);
+        revoking the issuer revokes this token too.
+        """
         _check_jti(jti)
+        if issuer_jti is not None:
+            _check_jti(issuer_jti)
+            if issuer_jti == jti:
+                raise ValueError("a token cannot be its own issuer")
         try:
             await self._conn.execute(
-                "INSERT INTO issued_token (jti, sub, role, kid, iat, exp) VALUES (?, ?, ?, ?, ?, ?)",
-                (jti, sub, role, kid, int(iat), int(exp)),
+                "INSERT INTO issued_token (jti, sub, role, kid, iat, exp, issuer_jti) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (jti, sub, role, kid, int(iat), int(exp), issuer_jti),
             )
         except aiosqlite.IntegrityError as exc:
             if "UNIQUE" not in str(exc):
@@ -85,22 +121,46 @@ class TokenRegistry:
         return [_record(row) for row in rows]
 
     async def revoke(self, jti: str) -> bool:
-        """Revoke ``jti``; True if newly revoked, False if it already was.
+        """Revoke ``jti`` and every token it issued (transitively); True if ``jti`` was newly revoked,
+        False if it already was.
 
         An id never issued here is recorded as revoked all the same (with an unknown ``exp``), so a token
-        issued elsewhere can be killed by its id.
+        issued elsewhere can be killed by its id (the admin CLI relies on this; the API answers 404, see
+        ``revoke_known``).
         """
+        return (await self._revoke_tree(jti, only_known=False)).newly
+
+    async def revoke_known(self, jti: str) -> Revocation | None:
+        """Revoke ``jti`` and every token it issued (transitively), if ``jti`` is known here.
+
+        Returns None, and records nothing, when ``jti`` was neither issued here (or its record was
+        already pruned) nor revoked before.
+        """
+        revocation = await self._revoke_tree(jti, only_known=True)
+        if revocation.newly or revocation.cascaded or await self.is_revoked(jti):
+            return revocation
+        return None
+
+    async def _revoke_tree(self, jti: str, *, only_known: bool) -> Revocation:
+        """One statement: ``jti`` (unless ``only_known`` and it was never issued here) and its descendants
+        over ``issuer_jti`` inserted into ``revoked_jti``; the ids actually inserted come back."""
         _check_jti(jti)
-        async with self._conn.execute(
-            "INSERT INTO revoked_jti (jti, revoked_at, exp)"
-            " VALUES (?, ?, (SELECT exp FROM issued_token WHERE jti = ?))"
-            " ON CONFLICT (jti) DO NOTHING",
-            (jti, float(self._clock()), jti),
-        ) as cursor:
-            newly = cursor.rowcount == 1
-        if newly:
+        rows = await self._conn.execute_fetchall(
+            "WITH RECURSIVE tree(jti) AS ("
+            "   SELECT :root WHERE NOT :only_known OR EXISTS (SELECT 1 FROM issued_token WHERE jti = :root)"
+            "   UNION"
+            "   SELECT t.jti FROM issued_token AS t JOIN tree ON t.issuer_jti = tree.jti"
+            " )"
+            " INSERT INTO revoked_jti (jti, revoked_at, exp)"
+            " SELECT tree.jti, :now, (SELECT t.exp FROM issued_token AS t WHERE t.jti = tree.jti) FROM tree WHERE true"
+            " ON CONFLICT (jti) DO NOTHING"
+            " RETURNING jti",
+            {"root": jti, "only_known": int(only_known), "now": float(self._clock())},
+        )
+        inserted = {str(row[0]) for row in rows}
+        if inserted:
             self._local_change = True
-        return newly
+        return Revocation(jti=jti, newly=jti in inserted, cascaded=tuple(sorted(inserted - {jti})))
 
     async def is_revoked(self, jti: str) -> bool:
         """Whether ``jti`` is in the revocation table (one indexed lookup)."""
@@ -177,8 +237,8 @@ def _check_jti(jti: str) -> None:
 
 
 def _record(row: aiosqlite.Row) -> TokenRecord:
-    jti, sub, role, kid, iat, exp, revoked_at = row
+    jti, sub, role, kid, iat, exp, revoked_at, issuer_jti = row
     return TokenRecord(
         jti=jti, sub=sub, role=role, kid=kid, iat=int(iat), exp=int(exp),
-        revoked_at=None if revoked_at is None else float(revoked_at),
+        revoked_at=None if revoked_at is None else float(revoked_at), issuer_jti=issuer_jti,
     )
