@@ -59,7 +59,7 @@ def provision(root: Path, answers: SiteAnswers, rotate: Collection[str] = ()) ->
         ensure_signing_keys(layout, accounts, changes, rotate="signing-key" in rotate,
                             retain_s=config.auth.max_ttl_s)
         ensure_udev_rule(layout, answers, changes)
-        ensure_unit(layout, changes)
+        ensure_unit(layout, changes, answers=answers)
         token = issue_first_admin_token(layout, config, accounts, changes)
         own_state_tree(layout, accounts, changes)
     finally:

@@ -74,3 +74,52 @@ def test_accounts_in_a_staged_root(tmp_path: Path) -> None:
     shadow = (root / "etc/shadow").read_text()
     assert "edge-gateway:!*:" in shadow  # locked: nobody logs in as the service
     assert "dialout:*::edge-gateway" in (root / "etc/gshadow").read_text()
+
+
+def test_site_networks_from_the_answers_file(tmp_path: Path) -> None:
+    """The networks reach the unit's IP allow-list; a re-run changes nothing; new networks replace it."""
+    root = seed_root(tmp_path / "root")
+    answers = tmp_path / "site.toml"
+    answers.write_text(
+        f'gateway_id = "{GATEWAY_ID}"\nlan_networks = ["10.20.0.0/16"]\nprinter_networks = ["192.168.40.0/24"]\n'
+        'upstream_networks = ["203.0.113.10"]\n'
+    )
+    first = call_provision(root, "--answers", str(answers))
+    assert first.returncode == 0, first.stderr
+    unit = (root / "etc/systemd/system/edge-gateway.service").read_text()
+    assert "IPAddressDeny=any\nIPAddressAllow=localhost\nIPAddressAllow=10.20.0.0/16\n" in unit
+    assert "IPAddressAllow=192.168.40.0/24\nIPAddressAllow=203.0.113.10/32\n" in unit
+    assert "IP allow-list" not in first.stderr
+    again = call_provision(root, "--answers", str(answers))
+    assert again.returncode == 0 and "already provisioned, nothing changed" in again.stderr
+    answers.write_text(answers.read_text().replace("192.168.40.0/24", "192.168.41.0/24"))
+    moved = call_provision(root, "--answers", str(answers))
+    assert moved.returncode == 0, moved.stderr
+    assert "systemd unit" in moved.stderr or "edge-gateway.service" in moved.stderr
+    assert "IPAddressAllow=192.168.41.0/24" in (root / "etc/systemd/system/edge-gateway.service").read_text()
+
+
+def test_without_site_networks_provisioning_says_the_allow_list_is_left_out(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    result = call_provision(root, "--gateway-id", GATEWAY_ID)
+    assert result.returncode == 0, result.stderr
+    assert "IP allow-list (IPAddressDeny=any) is left out" in result.stderr
+    assert "lan_networks, printer_networks, upstream_networks" in result.stderr
+    assert "IPAddressDeny" not in "".join(
+        line for line in (root / "etc/systemd/system/edge-gateway.service").read_text().splitlines(keepends=True)
+        if not line.startswith("#")
+    )
+
+
+def test_bad_site_networks_are_usage_errors(tmp_path: Path) -> None:
+    root = seed_root(tmp_path / "root")
+    for value, says in (('["192.168.40.2/24"]', "host bits set"), ('["0.0.0.0/0"]', "matches every address"),
+                        ('["printers.local"]', "not an IP network"), ('"10.0.0.0/8"', "list"),
+                        ('["::/0"]', "matches every address")):
+        answers = tmp_path / "bad-networks.toml"
+        answers.write_text(f"printer_networks = {value}\n")
+        result = call_provision(root, "--answers", str(answers))
+        assert result.returncode == 2, (value, result.stderr)
+        assert "printer_networks" in result.stderr and says in result.stderr, (value, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (root / "etc/edge-gateway").exists()
