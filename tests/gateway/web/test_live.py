@@ -11,32 +11,21 @@ import aiohttp
 import pytest
 
 from gateway.factory import Gateway
-from gateway.web.const import CLOSE_BAD_MESSAGE, CLOSE_FORBIDDEN, CLOSE_GOING_AWAY, CLOSE_TOO_MANY, CLOSE_UNAUTHORIZED
+from gateway.web.const import (
+    CLOSE_BAD_MESSAGE,
+    CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
+    CLOSE_TOO_MANY,
+    CLOSE_UNAUTHORIZED,
+)
 from tests.support.gateway import issue
-
-RECEIVE_TIMEOUT_S = 5.0
+from tests.support.live import RECEIVE_TIMEOUT_S, closed_with, live_url, next_json
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
         yield s
-
-
-def live_url(gateway: Gateway) -> str:
-    return gateway.urls[0].replace("http://", "ws://") + "/api/v1/live"
-
-
-async def next_json(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    msg = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
-    assert msg.type == aiohttp.WSMsgType.TEXT, msg
-    return json.loads(msg.data)
-
-
-async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
-    msg = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
-    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING), msg
-    return ws.close_code
 
 
 async def test_signed_in_page_gets_hello_then_snapshots(gateway: Gateway, session: aiohttp.ClientSession) -> None:

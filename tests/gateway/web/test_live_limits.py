@@ -27,8 +27,8 @@ from gateway.web.const import (
     LIVE_MAX_UNAUTHENTICATED_PER_ADDRESS,
 )
 from tests.support.gateway import issue
+from tests.support.live import RECEIVE_TIMEOUT_S, closed_with, live_url, next_json
 
-RECEIVE_TIMEOUT_S = 5.0
 FLOOD_ONE_ADDRESS_CONNECTS = 10_000
 FLOOD_ROTATING_CONNECTS = 2_000
 FLOOD_CONCURRENCY = 64  # connects in flight at once
@@ -40,8 +40,6 @@ VIEWER = "127.0.0.21"
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-def live_url(gateway: Gateway) -> str:
-    return gateway.urls[0].replace("http://", "ws://") + "/api/v1/live"
 
 
 def rss_bytes() -> int:
@@ -182,18 +180,6 @@ async def viewers(gateway: Gateway) -> AsyncIterator[Any]:
     finally:
         for viewer in opened:
             await viewer.close()
-
-
-async def next_json(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    msg = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
-    assert msg.type == aiohttp.WSMsgType.TEXT, msg
-    return json.loads(msg.data)
-
-
-async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int | None:
-    msg = await ws.receive(timeout=RECEIVE_TIMEOUT_S)
-    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING), msg
-    return ws.close_code
 
 
 async def settle(gateway: Gateway, handlers: int = 0) -> None:
